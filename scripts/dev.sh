@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Runs GoSight on this machine: starts the local engines (scripts/services.sh), builds the
+# `gosight` binary, creates topics and applies migrations, then runs the ingest, processor, API
+# and alerting components until Ctrl-C.
+#
+#   bash scripts/dev.sh
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/gosight/target}"
+bash scripts/services.sh start
+eval "$(bash scripts/services.sh env)"
+export GOSIGHT_LOG__FORMAT="${GOSIGHT_LOG__FORMAT:-pretty}"
+
+cargo build --release --locked -p gosight
+bin="$CARGO_TARGET_DIR/release/gosight"
+"$bin" migrate
+
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+}
+trap cleanup EXIT INT TERM
+for component in ingest processor api alerts; do
+  "$bin" "$component" &
+  pids+=("$!")
+done
+
+cat <<EOT
+
+GoSight is running:
+  ingest     http://127.0.0.1:8081   (health: /health, readiness: /ready)
+  processor  http://127.0.0.1:8083/health
+  api        http://127.0.0.1:8082/health
+  alerts     http://127.0.0.1:8084/health
+Engines: $KAFKA_BROKERS (Kafka), $CLICKHOUSE_URL (ClickHouse), PostgreSQL and Redis on 127.0.0.1.
+Ctrl-C stops the components; 'bash scripts/services.sh stop' stops the engines.
+EOT
+wait -n "${pids[@]}"

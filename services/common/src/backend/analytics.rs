@@ -1,0 +1,176 @@
+//! The analytics store: events, sessions, insights and replay chunks, queried by the API.
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::clickhouse::ClickHouseConfig;
+use crate::error::Result;
+
+/// One row of the `events` table. `event_type` is the lower-case name of the proto's
+/// `EventType` without its prefix (`page_view`, `click`, ...); the materialized views rely on it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, clickhouse::Row)]
+pub struct EventRow {
+    #[serde(with = "clickhouse::serde::uuid")]
+    pub project_id: Uuid,
+    #[serde(with = "clickhouse::serde::uuid")]
+    pub session_id: Uuid,
+    #[serde(with = "clickhouse::serde::uuid")]
+    pub event_id: Uuid,
+    pub event_type: String,
+    #[serde(with = "clickhouse::serde::time::datetime64::millis")]
+    pub timestamp: OffsetDateTime,
+    #[serde(with = "clickhouse::serde::time::datetime64::millis")]
+    pub received_at: OffsetDateTime,
+    pub sequence: u64,
+    pub user_id: String,
+    pub anonymous_id: String,
+    pub url: String,
+    pub path: String,
+    pub title: String,
+    pub referrer: String,
+    pub x: i32,
+    pub y: i32,
+    pub page_x: i32,
+    pub page_y: i32,
+    pub viewport_width: u32,
+    pub viewport_height: u32,
+    pub document_height: u32,
+    pub scroll_depth: u8,
+    pub target_tag: String,
+    pub target_selector: String,
+    pub target_text: String,
+    pub error_message: String,
+    pub error_type: String,
+    pub error_stack: String,
+    pub error_fingerprint: u64,
+    pub http_status: u16,
+    pub metric_name: String,
+    pub metric_value: f64,
+    pub custom_name: String,
+    pub payload: String,
+    pub country_code: String,
+    pub subdivision: String,
+    pub city: String,
+    pub browser: String,
+    pub browser_version: String,
+    pub os: String,
+    pub os_version: String,
+    pub device_type: String,
+    pub is_bot: bool,
+}
+
+impl EventRow {
+    /// A row with every optional column empty.
+    pub fn new(
+        project_id: Uuid,
+        session_id: Uuid,
+        event_id: Uuid,
+        event_type: &str,
+        timestamp: OffsetDateTime,
+    ) -> Self {
+        Self {
+            project_id,
+            session_id,
+            event_id,
+            event_type: event_type.to_string(),
+            timestamp,
+            received_at: timestamp,
+            sequence: 0,
+            user_id: String::new(),
+            anonymous_id: String::new(),
+            url: String::new(),
+            path: String::new(),
+            title: String::new(),
+            referrer: String::new(),
+            x: 0,
+            y: 0,
+            page_x: 0,
+            page_y: 0,
+            viewport_width: 0,
+            viewport_height: 0,
+            document_height: 0,
+            scroll_depth: 0,
+            target_tag: String::new(),
+            target_selector: String::new(),
+            target_text: String::new(),
+            error_message: String::new(),
+            error_type: String::new(),
+            error_stack: String::new(),
+            error_fingerprint: 0,
+            http_status: 0,
+            metric_name: String::new(),
+            metric_value: 0.0,
+            custom_name: String::new(),
+            payload: String::new(),
+            country_code: String::new(),
+            subdivision: String::new(),
+            city: String::new(),
+            browser: String::new(),
+            browser_version: String::new(),
+            os: String::new(),
+            os_version: String::new(),
+            device_type: String::new(),
+            is_bot: false,
+        }
+    }
+}
+
+#[async_trait]
+pub trait AnalyticsStore: Send + Sync {
+    /// Inserts a batch of events; all of them are stored when it returns `Ok`.
+    async fn insert_events(&self, rows: &[EventRow]) -> Result<()>;
+    /// A session's events in time order, each event once however often it was inserted.
+    async fn session_events(&self, project_id: Uuid, session_id: Uuid) -> Result<Vec<EventRow>>;
+}
+
+/// [`AnalyticsStore`] on ClickHouse, with RowBinary inserts.
+#[derive(Clone)]
+pub struct ClickHouseStore {
+    client: clickhouse::Client,
+}
+
+impl std::fmt::Debug for ClickHouseStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClickHouseStore").finish_non_exhaustive()
+    }
+}
+
+impl ClickHouseStore {
+    pub fn new(config: &ClickHouseConfig) -> Self {
+        Self {
+            client: config.client(),
+        }
+    }
+
+    pub fn client(&self) -> &clickhouse::Client {
+        &self.client
+    }
+}
+
+#[async_trait]
+impl AnalyticsStore for ClickHouseStore {
+    async fn insert_events(&self, rows: &[EventRow]) -> Result<()> {
+        let mut insert = self.client.insert::<EventRow>("events").await?;
+        for row in rows {
+            insert.write(row).await?;
+        }
+        insert.end().await?;
+        Ok(())
+    }
+
+    async fn session_events(&self, project_id: Uuid, session_id: Uuid) -> Result<Vec<EventRow>> {
+        Ok(self
+            .client
+            .query(
+                "SELECT ?fields FROM events FINAL
+                 WHERE project_id = ? AND session_id = ?
+                 ORDER BY timestamp, sequence, event_id",
+            )
+            .bind(project_id)
+            .bind(session_id)
+            .fetch_all::<EventRow>()
+            .await?)
+    }
+}

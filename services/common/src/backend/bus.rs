@@ -1,0 +1,190 @@
+//! The event bus: topics of keyed records, partitioned by key, consumed by groups that commit
+//! offsets only after the records are stored.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use rdkafka::Message;
+use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
+use rdkafka::message::{Header, Headers, OwnedHeaders};
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::{Offset, TopicPartitionList};
+
+use crate::error::{Error, Result};
+use crate::kafka::KafkaConfig;
+
+/// One record to publish. Records with the same key land in the same partition, in order.
+#[derive(Debug, Clone)]
+pub struct BusRecord {
+    pub topic: String,
+    pub key: String,
+    pub payload: Bytes,
+    /// e.g. `traceparent` for trace context.
+    pub headers: Vec<(String, Vec<u8>)>,
+}
+
+/// Where the bus stored a record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Delivery {
+    pub partition: i32,
+    pub offset: i64,
+}
+
+/// A consumed record.
+#[derive(Debug, Clone)]
+pub struct BusMessage {
+    pub topic: String,
+    pub partition: i32,
+    pub offset: i64,
+    pub key: Option<Bytes>,
+    pub payload: Bytes,
+    pub headers: Vec<(String, Vec<u8>)>,
+}
+
+#[async_trait]
+pub trait EventBus: Send + Sync {
+    /// Resolves once the bus has durably stored the record.
+    async fn publish(&self, record: BusRecord) -> Result<Delivery>;
+}
+
+/// [`EventBus`] on Kafka: an idempotent, `acks=all` producer.
+#[derive(Clone)]
+pub struct KafkaBus {
+    producer: FutureProducer,
+    /// How long a publish may wait for room in the producer's bounded local queue.
+    enqueue_timeout: Duration,
+}
+
+impl std::fmt::Debug for KafkaBus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KafkaBus").finish_non_exhaustive()
+    }
+}
+
+impl KafkaBus {
+    pub fn new(config: &KafkaConfig) -> Result<Self> {
+        Ok(Self {
+            producer: config.producer()?,
+            enqueue_timeout: Duration::ZERO,
+        })
+    }
+
+    pub fn producer(&self) -> &FutureProducer {
+        &self.producer
+    }
+}
+
+#[async_trait]
+impl EventBus for KafkaBus {
+    async fn publish(&self, record: BusRecord) -> Result<Delivery> {
+        let mut headers = OwnedHeaders::new();
+        for (key, value) in &record.headers {
+            headers = headers.insert(Header {
+                key,
+                value: Some(value),
+            });
+        }
+        let future = FutureRecord::to(&record.topic)
+            .key(&record.key)
+            .payload(record.payload.as_ref())
+            .headers(headers);
+        let delivery = self
+            .producer
+            .send(future, self.enqueue_timeout)
+            .await
+            .map_err(|(e, _)| Error::Kafka(e))?;
+        Ok(Delivery {
+            partition: delivery.partition,
+            offset: delivery.offset,
+        })
+    }
+}
+
+/// A consumer-group member on Kafka. Offsets are committed only through [`Self::commit`].
+pub struct KafkaBusConsumer {
+    consumer: StreamConsumer,
+}
+
+impl std::fmt::Debug for KafkaBusConsumer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KafkaBusConsumer").finish_non_exhaustive()
+    }
+}
+
+impl KafkaBusConsumer {
+    pub fn new(
+        config: &KafkaConfig,
+        group_id: &str,
+        instance_id: Option<&str>,
+        topics: &[&str],
+    ) -> Result<Self> {
+        let consumer = config.consumer(group_id, instance_id)?;
+        consumer.subscribe(topics)?;
+        Ok(Self { consumer })
+    }
+
+    pub async fn recv(&self) -> Result<BusMessage> {
+        let message = self.consumer.recv().await?;
+        let headers = message
+            .headers()
+            .map(|h| {
+                h.iter()
+                    .map(|header| {
+                        (
+                            header.key.to_string(),
+                            header.value.map(<[u8]>::to_vec).unwrap_or_default(),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        Ok(BusMessage {
+            topic: message.topic().to_string(),
+            partition: message.partition(),
+            offset: message.offset(),
+            key: message.key().map(Bytes::copy_from_slice),
+            payload: message
+                .payload()
+                .map(Bytes::copy_from_slice)
+                .unwrap_or_default(),
+            headers,
+        })
+    }
+
+    /// Commits, for each message, the offset after it: the group resumes past these messages.
+    pub async fn commit(&self, processed: &[&BusMessage]) -> Result<()> {
+        let mut list = TopicPartitionList::new();
+        for message in processed {
+            list.add_partition_offset(
+                &message.topic,
+                message.partition,
+                Offset::Offset(message.offset + 1),
+            )?;
+        }
+        self.consumer.commit(&list, CommitMode::Sync)?;
+        Ok(())
+    }
+
+    /// The group's committed offset for each partition of `topic` (next offset to read).
+    pub fn committed(&self, topic: &str, partitions: i32) -> Result<Vec<(i32, Option<i64>)>> {
+        let mut list = TopicPartitionList::new();
+        for partition in 0..partitions {
+            list.add_partition(topic, partition);
+        }
+        let committed = self
+            .consumer
+            .committed_offsets(list, Duration::from_secs(10))?;
+        Ok(committed
+            .elements()
+            .iter()
+            .map(|e| {
+                let offset = match e.offset() {
+                    Offset::Offset(o) => Some(o),
+                    _ => None,
+                };
+                (e.partition(), offset)
+            })
+            .collect())
+    }
+}

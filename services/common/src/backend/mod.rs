@@ -1,0 +1,22 @@
+//! The four backends GoSight runs on, each a small trait with a distributed implementation here
+//! and an embedded one for standalone mode:
+//!
+//! | trait            | distributed      | standalone            |
+//! |------------------|------------------|-----------------------|
+//! | [`EventBus`]     | Kafka            | in-process bus        |
+//! | [`AnalyticsStore`] | ClickHouse     | embedded SQLite       |
+//! | [`MetadataStore`] | PostgreSQL      | embedded SQLite       |
+//! | [`LiveFanout`]   | Redis pub/sub    | in-process broadcast  |
+//!
+//! Every implementation of a trait must pass the same conformance cases, so services never
+//! need to know which one they run on.
+
+pub mod analytics;
+pub mod bus;
+pub mod live;
+pub mod metadata;
+
+pub use analytics::{AnalyticsStore, ClickHouseStore, EventRow};
+pub use bus::{BusMessage, BusRecord, Delivery, EventBus, KafkaBus, KafkaBusConsumer};
+pub use live::{LiveFanout, RedisFanout, Subscription};
+pub use metadata::{ApiKeyRecord, MetadataStore, PostgresMetadata, hash_api_key};

@@ -1,0 +1,83 @@
+//! The error type of `gosight-common`.
+
+use thiserror::Error;
+
+/// A configuration problem. Every variant names the key (or file) and the reason.
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    #[error("config file {0} does not exist")]
+    MissingFile(String),
+    #[error("invalid config key `{key}`: {reason}")]
+    Invalid { key: String, reason: String },
+}
+
+impl ConfigError {
+    pub(crate) fn from_figment(error: figment::Error) -> Self {
+        let key = if error.path.is_empty() {
+            "<root>".to_string()
+        } else {
+            error.path.join(".")
+        };
+        let source = error
+            .metadata
+            .as_ref()
+            .map(|m| match &m.source {
+                Some(source) => format!(" (from {} {source})", m.name),
+                None => format!(" (from {})", m.name),
+            })
+            .unwrap_or_default();
+        Self::Invalid {
+            key,
+            reason: format!("{}{source}", error.kind),
+        }
+    }
+}
+
+#[derive(Debug, Error)]
+pub enum Error {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("kafka: {0}")]
+    Kafka(#[from] rdkafka::error::KafkaError),
+    #[error("clickhouse: {0}")]
+    ClickHouse(#[from] clickhouse::error::Error),
+    #[error("postgres: {0}")]
+    Postgres(#[from] tokio_postgres::Error),
+    #[error("postgres pool: {0}")]
+    PostgresPool(String),
+    #[error("redis: {0}")]
+    Redis(#[from] fred::error::Error),
+    /// A migration file failed; nothing was recorded for it.
+    #[error("migration {file} failed: {message}")]
+    Migration { file: String, message: String },
+    #[error("{0}")]
+    Invalid(String),
+    #[error("i/o: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl Error {
+    /// Whether trying again later may succeed (the engine was unreachable or overloaded).
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Error::Kafka(_) | Error::PostgresPool(_) | Error::Redis(_) | Error::Io(_) => true,
+            Error::ClickHouse(e) => matches!(
+                e,
+                clickhouse::error::Error::Network(_) | clickhouse::error::Error::TimedOut
+            ),
+            Error::Postgres(e) => e.is_closed(),
+            Error::Config(_) | Error::Migration { .. } | Error::Invalid(_) => false,
+        }
+    }
+}
+
+impl From<deadpool_postgres::PoolError> for Error {
+    fn from(error: deadpool_postgres::PoolError) -> Self {
+        match error {
+            deadpool_postgres::PoolError::Backend(e) => Error::Postgres(e),
+            other => Error::PostgresPool(other.to_string()),
+        }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

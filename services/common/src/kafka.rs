@@ -1,0 +1,245 @@
+//! Kafka: the `kafka` config section and constructors for producers, consumers and topics.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use rdkafka::ClientConfig;
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::consumer::StreamConsumer;
+use rdkafka::producer::FutureProducer;
+use rdkafka::types::RDKafkaErrorCode;
+use serde::{Deserialize, Serialize, Serializer};
+
+use crate::error::{Error, Result};
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct KafkaConfig {
+    /// Comma-separated bootstrap brokers, e.g. `kafka-0:9092,kafka-1:9092`.
+    /// Also set by the `KAFKA_BROKERS` environment variable.
+    pub brokers: String,
+    /// Client id reported to the brokers, e.g. `gosight-ingest`.
+    pub client_id: String,
+    /// Topic names.
+    pub topics: Topics,
+    /// Partitions for topics GoSight creates itself (`gosight migrate`), e.g. `12`. The
+    /// processor's shard count can grow up to this number.
+    pub partitions: i32,
+    /// Replication factor for topics GoSight creates, e.g. `3` in production.
+    pub replication_factor: i32,
+    /// How long the producer waits to fill a batch, in milliseconds, e.g. `5`.
+    pub linger_ms: u32,
+    /// Compression of produced batches: `none`, `gzip`, `snappy`, `lz4` or `zstd`.
+    pub compression: Compression,
+    /// How long a produced message may wait for the broker's acknowledgement before it fails,
+    /// in milliseconds, e.g. `10000`.
+    pub message_timeout_ms: u32,
+    /// Bound of the producer's local queue in messages; a full queue answers 503, never grows.
+    pub queue_max_messages: u32,
+    /// Bound of the producer's local queue in KiB.
+    pub queue_max_kbytes: u32,
+    /// Extra librdkafka properties, e.g. `security.protocol: SASL_SSL`. Values of keys that
+    /// contain `password`, `secret` or `key` are redacted by `gosight config print`.
+    #[serde(serialize_with = "serialize_redacted_properties")]
+    pub librdkafka: BTreeMap<String, String>,
+}
+
+impl Default for KafkaConfig {
+    fn default() -> Self {
+        Self {
+            brokers: "127.0.0.1:9092".into(),
+            client_id: "gosight".into(),
+            topics: Topics::default(),
+            partitions: 12,
+            replication_factor: 1,
+            linger_ms: 5,
+            compression: Compression::Lz4,
+            message_timeout_ms: 10_000,
+            queue_max_messages: 100_000,
+            queue_max_kbytes: 256 * 1024,
+            librdkafka: BTreeMap::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Topics {
+    /// Every accepted event, keyed `<project_id>:<session_id>`.
+    pub events_raw: String,
+    /// Replay chunks, keyed by session id.
+    pub replay_chunks: String,
+    /// JS and network errors (also in `events_raw`), for alerting.
+    pub events_errors: String,
+    /// UX insights found by the processor, for alerting.
+    pub insights: String,
+}
+
+impl Default for Topics {
+    fn default() -> Self {
+        Self {
+            events_raw: "gosight.events.raw".into(),
+            replay_chunks: "gosight.replay.chunks".into(),
+            events_errors: "gosight.events.errors".into(),
+            insights: "gosight.insights".into(),
+        }
+    }
+}
+
+impl Topics {
+    /// Topic names with `prefix` put in front, for a test's own set of topics.
+    pub fn prefixed(prefix: &str) -> Self {
+        let base = Self::default();
+        Self {
+            events_raw: format!("{prefix}{}", base.events_raw),
+            replay_chunks: format!("{prefix}{}", base.replay_chunks),
+            events_errors: format!("{prefix}{}", base.events_errors),
+            insights: format!("{prefix}{}", base.insights),
+        }
+    }
+
+    pub fn all(&self) -> [&str; 4] {
+        [
+            &self.events_raw,
+            &self.replay_chunks,
+            &self.events_errors,
+            &self.insights,
+        ]
+    }
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Compression {
+    None,
+    Gzip,
+    Snappy,
+    Lz4,
+    Zstd,
+}
+
+impl Compression {
+    fn as_str(self) -> &'static str {
+        match self {
+            Compression::None => "none",
+            Compression::Gzip => "gzip",
+            Compression::Snappy => "snappy",
+            Compression::Lz4 => "lz4",
+            Compression::Zstd => "zstd",
+        }
+    }
+}
+
+fn serialize_redacted_properties<S: Serializer>(
+    map: &BTreeMap<String, String>,
+    serializer: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    let redacted: BTreeMap<&str, &str> = map
+        .iter()
+        .map(|(k, v)| {
+            let lower = k.to_ascii_lowercase();
+            let secret = ["password", "secret", "key"]
+                .iter()
+                .any(|word| lower.contains(word));
+            (k.as_str(), if secret { "<redacted>" } else { v.as_str() })
+        })
+        .collect();
+    redacted.serialize(serializer)
+}
+
+impl KafkaConfig {
+    fn base(&self) -> ClientConfig {
+        let mut config = ClientConfig::new();
+        config
+            .set("bootstrap.servers", &self.brokers)
+            .set("client.id", &self.client_id);
+        for (key, value) in &self.librdkafka {
+            config.set(key, value);
+        }
+        config
+    }
+
+    /// An idempotent producer with `acks=all`: a delivery report means the brokers have the
+    /// message, in order per partition, without duplicates from the producer's own retries.
+    pub fn producer(&self) -> Result<FutureProducer> {
+        let mut config = self.base();
+        config
+            .set("enable.idempotence", "true")
+            .set("acks", "all")
+            .set("compression.type", self.compression.as_str())
+            .set("linger.ms", self.linger_ms.to_string())
+            .set("message.timeout.ms", self.message_timeout_ms.to_string())
+            .set(
+                "queue.buffering.max.messages",
+                self.queue_max_messages.to_string(),
+            )
+            .set(
+                "queue.buffering.max.kbytes",
+                self.queue_max_kbytes.to_string(),
+            );
+        Ok(config.create()?)
+    }
+
+    /// A consumer in `group_id` that never commits by itself: the caller commits offsets once
+    /// everything derived from them is stored. `instance_id` turns on static membership, so a
+    /// restarted member gets its partitions back without a rebalance.
+    pub fn consumer(&self, group_id: &str, instance_id: Option<&str>) -> Result<StreamConsumer> {
+        let mut config = self.base();
+        config
+            .set("group.id", group_id)
+            .set("enable.auto.commit", "false")
+            .set("enable.auto.offset.store", "false")
+            .set("auto.offset.reset", "earliest")
+            .set("partition.assignment.strategy", "cooperative-sticky")
+            .set("session.timeout.ms", "10000");
+        if let Some(id) = instance_id {
+            config.set("group.instance.id", id);
+        }
+        Ok(config.create()?)
+    }
+
+    pub fn admin(&self) -> Result<AdminClient<DefaultClientContext>> {
+        Ok(self.base().create()?)
+    }
+
+    /// Creates the topics that do not exist yet, with `partitions` partitions each.
+    pub async fn ensure_topics(&self, names: &[&str], partitions: i32) -> Result<()> {
+        let admin = self.admin()?;
+        let topics: Vec<NewTopic<'_>> = names
+            .iter()
+            .map(|name| {
+                NewTopic::new(
+                    name,
+                    partitions,
+                    TopicReplication::Fixed(self.replication_factor),
+                )
+            })
+            .collect();
+        let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
+        for result in admin.create_topics(&topics, &options).await? {
+            match result {
+                Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+                Err((topic, code)) => {
+                    return Err(Error::Invalid(format!("create topic {topic}: {code}")));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Deletes topics; missing ones are ignored.
+    pub async fn delete_topics(&self, names: &[&str]) -> Result<()> {
+        let admin = self.admin()?;
+        let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
+        for result in admin.delete_topics(names, &options).await? {
+            match result {
+                Ok(_) | Err((_, RDKafkaErrorCode::UnknownTopicOrPartition)) => {}
+                Err((topic, code)) => {
+                    return Err(Error::Invalid(format!("delete topic {topic}: {code}")));
+                }
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,35 @@
+//! Running the long-lived components until SIGTERM or Ctrl-C.
+
+use std::process::ExitCode;
+
+use gosight_common::health::{Health, serve_probes};
+use gosight_common::shutdown;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Config;
+
+async fn probes_only(component: &'static str, addr: &str) -> anyhow::Result<ExitCode> {
+    let health = Health::default();
+    let token = CancellationToken::new();
+    shutdown::on_signal(token.clone(), health.clone());
+    tracing::info!(component, %addr, "serving probes");
+    serve_probes(addr, health, token).await?;
+    tracing::info!(component, "stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn ingest(config: Config) -> anyhow::Result<ExitCode> {
+    probes_only("ingest", &config.ingest.http_listen).await
+}
+
+pub async fn processor(config: Config) -> anyhow::Result<ExitCode> {
+    probes_only("processor", &config.processor.probe_listen).await
+}
+
+pub async fn api(config: Config) -> anyhow::Result<ExitCode> {
+    probes_only("api", &config.api.listen).await
+}
+
+pub async fn alerts(config: Config) -> anyhow::Result<ExitCode> {
+    probes_only("alerts", &config.alerts.probe_listen).await
+}

@@ -1,0 +1,171 @@
+//! The `gosight` binary as an operator runs it: config, and migrate against the real engines.
+
+#![allow(clippy::unwrap_used)]
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use gosight_common::testing::{Engines, unique_name};
+
+fn gosight(args: &[&str], env: &[(&str, &str)], dir: &Path) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_gosight"));
+    command.args(args).current_dir(dir).env_clear();
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    command.output().unwrap()
+}
+
+fn text(output: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+#[test]
+fn config_print_shows_effective_values_without_secrets() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = gosight(
+        &["config", "print"],
+        &[
+            ("DATABASE_URL", "postgres://gosight:s3cret@db:5432/gosight"),
+            ("GOSIGHT_KAFKA__LINGER_MS", "25"),
+        ],
+        dir.path(),
+    );
+    assert!(output.status.success(), "{}", text(&output));
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert!(stdout.contains("linger_ms: 25"), "{stdout}");
+    assert!(stdout.contains("db:5432"), "{stdout}");
+    assert!(!stdout.contains("s3cret"), "{stdout}");
+}
+
+#[test]
+fn invalid_config_exits_non_zero_naming_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("gosight.yaml"),
+        "ingest:\n  http_listen: 12\n  grpc_listen: [1]\n",
+    )
+    .unwrap();
+    let output = gosight(&["config", "check"], &[], dir.path());
+    assert!(!output.status.success());
+    let message = text(&output);
+    assert!(message.contains("ingest."), "{message}");
+
+    std::fs::remove_file(dir.path().join("gosight.yaml")).unwrap();
+    let output = gosight(
+        &["config", "check"],
+        &[("GOSIGHT_KAFKA__COMPRESSION", "brotli")],
+        dir.path(),
+    );
+    assert!(!output.status.success());
+    assert!(
+        text(&output).contains("kafka.compression"),
+        "{}",
+        text(&output)
+    );
+}
+
+#[tokio::test]
+async fn migrate_is_idempotent_and_a_broken_file_fails_by_name() {
+    let engines = Engines::from_env();
+    let postgres = engines.postgres_database().await.unwrap();
+    let database = unique_name("test");
+    let prefix = format!("{}.", unique_name("t"));
+    let env = [
+        ("KAFKA_BROKERS", engines.kafka.brokers.as_str()),
+        ("CLICKHOUSE_URL", engines.clickhouse.url.as_str()),
+        ("GOSIGHT_CLICKHOUSE__DATABASE", database.as_str()),
+        ("DATABASE_URL", postgres.url.as_str()),
+        ("GOSIGHT_KAFKA__PARTITIONS", "3"),
+    ];
+    let topics = gosight_common::kafka::Topics::prefixed(&prefix);
+    let topic_env: Vec<(String, String)> = [
+        ("EVENTS_RAW", &topics.events_raw),
+        ("REPLAY_CHUNKS", &topics.replay_chunks),
+        ("EVENTS_ERRORS", &topics.events_errors),
+        ("INSIGHTS", &topics.insights),
+    ]
+    .iter()
+    .map(|(k, v)| (format!("GOSIGHT_KAFKA__TOPICS__{k}"), v.to_string()))
+    .collect();
+    let mut all_env: Vec<(&str, &str)> = env.to_vec();
+    all_env.extend(topic_env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    let dir = tempfile::tempdir().unwrap();
+
+    let first = gosight(&["migrate"], &all_env, dir.path());
+    assert!(first.status.success(), "{}", text(&first));
+    assert!(
+        text(&first).contains("clickhouse: 5 applied"),
+        "{}",
+        text(&first)
+    );
+    let second = gosight(&["migrate"], &all_env, dir.path());
+    assert!(second.status.success(), "{}", text(&second));
+    assert!(
+        text(&second).contains("clickhouse: 0 applied, 5 already applied"),
+        "{}",
+        text(&second)
+    );
+    assert!(
+        text(&second).contains("postgres: 0 applied, 1 already applied"),
+        "{}",
+        text(&second)
+    );
+
+    // A copy of the shipped migrations plus a broken one, in a directory of the operator's.
+    let sql = dir.path().join("sql");
+    for engine in ["clickhouse", "postgres"] {
+        std::fs::create_dir_all(sql.join(engine)).unwrap();
+        for m in gosight_common::migrate::embedded(engine).unwrap() {
+            std::fs::write(sql.join(engine).join(&m.file), &m.sql).unwrap();
+        }
+    }
+    std::fs::write(
+        sql.join("postgres").join("0002_broken.sql"),
+        "ALTER TABLE users ADD COLUMN nickname text;\nSELECT * FROM missing_table;\n",
+    )
+    .unwrap();
+    let sql_dir = sql.to_str().unwrap();
+    let broken = gosight(
+        &["migrate", "--only", "postgres", "--dir", sql_dir],
+        &all_env,
+        dir.path(),
+    );
+    assert!(!broken.status.success());
+    let message = text(&broken);
+    assert!(message.contains("0002_broken.sql"), "{message}");
+    assert!(message.contains("missing_table"), "{message}");
+
+    let pool = postgres.pool().unwrap();
+    let client = pool.get().await.unwrap();
+    let recorded: i64 = client
+        .query_one(
+            "SELECT count(*) FROM gosight_schema_migrations WHERE version = 2",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(recorded, 0);
+    let nickname: i64 = client
+        .query_one(
+            "SELECT count(*) FROM information_schema.columns WHERE table_name = 'users' AND column_name = 'nickname'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(nickname, 0, "the failing file was rolled back");
+    drop(client);
+    pool.close();
+
+    let mut clickhouse = engines.clickhouse.clone();
+    clickhouse.database = database.clone();
+    engines.drop_clickhouse_database(&clickhouse).await.unwrap();
+    engines.drop_postgres_database(&postgres).await.unwrap();
+    engines.kafka.delete_topics(&topics.all()).await.unwrap();
+}
