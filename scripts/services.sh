@@ -50,6 +50,17 @@ install() {
     log "installing chdb-core and noida-db from PyPI"
     "$VENV/bin/pip" install -q chdb-core==26.9.0 noida-db==0.2.3
   fi
+  # MaxMind's official GeoIP test databases (MIT / Apache-2.0), shipped in maxminddb's sdist.
+  if [ ! -s "$HOME_DIR/geoip/GeoIP2-City-Test.mmdb" ]; then
+    log "fetching MaxMind's GeoIP test databases from PyPI"
+    local tmp; tmp="$(mktemp -d)"
+    "$VENV/bin/pip" download -q --no-deps --no-binary :all: -d "$tmp" maxminddb==3.2.0
+    mkdir -p "$HOME_DIR/geoip"
+    tar -xzf "$tmp"/maxminddb-3.2.0.tar.gz -C "$tmp"
+    cp "$tmp"/maxminddb-3.2.0/tests/data/test-data/GeoIP2-City-Test.mmdb \
+      "$tmp"/maxminddb-3.2.0/tests/data/test-data/GeoIP2-Country-Test.mmdb "$HOME_DIR/geoip/"
+    rm -rf "$tmp"
+  fi
 }
 
 wait_for() { # name, command...
@@ -165,6 +176,8 @@ export KAFKA_BROKERS=127.0.0.1:$KAFKA_PORT
 export CLICKHOUSE_URL=http://127.0.0.1:$CH_PORT
 export DATABASE_URL=postgres://gosight:gosight@127.0.0.1:$PG_PORT/gosight
 export REDIS_URL=redis://127.0.0.1:$REDIS_PORT
+export GEOIP_TEST_DB=$HOME_DIR/geoip/GeoIP2-City-Test.mmdb
+export NOIDA_DB_BIN=$(dirname "$("$VENV/bin/python" -c 'import noida_db; print(noida_db.__file__)')")/noida-db
 EOT
 }
 

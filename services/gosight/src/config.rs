@@ -63,6 +63,7 @@ impl Config {
         self.clickhouse.validate()?;
         self.postgres.validate()?;
         self.redis.validate()?;
+        self.ingest.validate()?;
         if self.kafka.brokers.trim().is_empty() {
             return Err(ConfigError::Invalid {
                 key: "kafka.brokers".into(),

@@ -8,6 +8,7 @@ use bytes::Bytes;
 use rdkafka::Message;
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
 use rdkafka::message::{Header, Headers, OwnedHeaders};
+use rdkafka::producer::Producer;
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::{Offset, TopicPartitionList};
 
@@ -46,6 +47,8 @@ pub struct BusMessage {
 pub trait EventBus: Send + Sync {
     /// Resolves once the bus has durably stored the record.
     async fn publish(&self, record: BusRecord) -> Result<Delivery>;
+    /// Whether the bus can take records now (for readiness and fast 503s).
+    async fn check(&self) -> Result<()>;
 }
 
 /// [`EventBus`] on Kafka: an idempotent, `acks=all` producer.
@@ -98,6 +101,20 @@ impl EventBus for KafkaBus {
             partition: delivery.partition,
             offset: delivery.offset,
         })
+    }
+
+    async fn check(&self) -> Result<()> {
+        let producer = self.producer.clone();
+        // fetch_metadata blocks; keep it off the async workers.
+        tokio::task::spawn_blocking(move || {
+            producer
+                .client()
+                .fetch_metadata(None, Duration::from_secs(2))
+                .map(|_| ())
+        })
+        .await
+        .map_err(|e| Error::Invalid(format!("broker check task: {e}")))??;
+        Ok(())
     }
 }
 

@@ -2,8 +2,12 @@
 
 use std::process::ExitCode;
 
+use std::sync::Arc;
+
+use gosight_common::backend::{KafkaBus, PostgresMetadata};
 use gosight_common::health::{Health, serve_probes};
 use gosight_common::shutdown;
+use gosight_ingest::Dependencies;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
@@ -19,7 +23,26 @@ async fn probes_only(component: &'static str, addr: &str) -> anyhow::Result<Exit
 }
 
 pub async fn ingest(config: Config) -> anyhow::Result<ExitCode> {
-    probes_only("ingest", &config.ingest.http_listen).await
+    let health = Health::default();
+    let token = CancellationToken::new();
+    shutdown::on_signal(token.clone(), health.clone());
+    let redis = match config.redis.connect().await {
+        Ok(client) => Some(client),
+        Err(error) => {
+            tracing::warn!(%error, "redis unreachable; rate limits apply per replica");
+            None
+        }
+    };
+    let deps = Dependencies {
+        metadata: Arc::new(PostgresMetadata::new(config.postgres.pool()?)),
+        bus: Arc::new(KafkaBus::new(&config.kafka)?),
+        topics: config.kafka.topics.clone(),
+        redis,
+        replay_enabled: config.retention.replay_days().is_some(),
+    };
+    let server = gosight_ingest::start(config.ingest.clone(), deps, health, token).await?;
+    server.stopped.await?;
+    Ok(ExitCode::SUCCESS)
 }
 
 pub async fn processor(config: Config) -> anyhow::Result<ExitCode> {
