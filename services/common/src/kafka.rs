@@ -28,7 +28,8 @@ pub struct KafkaConfig {
     pub partitions: i32,
     /// Replication factor for topics GoSight creates, e.g. `3` in production.
     pub replication_factor: i32,
-    /// How long the producer waits to fill a batch, in milliseconds, e.g. `5`.
+    /// How long the producer waits to fill a batch, in milliseconds, e.g. `1`. Under load batches
+    /// fill before it expires; at low rates it is added to every reply, so keep it small.
     pub linger_ms: u32,
     /// Compression of produced batches: `none`, `gzip`, `snappy`, `lz4` or `zstd`.
     pub compression: Compression,
@@ -53,7 +54,7 @@ impl Default for KafkaConfig {
             topics: Topics::default(),
             partitions: 12,
             replication_factor: 1,
-            linger_ms: 5,
+            linger_ms: 1,
             compression: Compression::Lz4,
             message_timeout_ms: 10_000,
             queue_max_messages: 100_000,

@@ -54,6 +54,11 @@ pub enum Command {
         #[command(subcommand)]
         command: UserCommand,
     },
+    /// Manage projects.
+    Project {
+        #[command(subcommand)]
+        command: ProjectCommand,
+    },
     /// Inspect the configuration.
     Config {
         #[command(subcommand)]
@@ -84,6 +89,18 @@ pub enum UserCommand {
         name: String,
         #[arg(long, value_enum, default_value = "user")]
         role: Role,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ProjectCommand {
+    /// Create a project owned by an existing user; prints the project id and a new write key.
+    Create {
+        #[arg(long)]
+        name: String,
+        /// Email of the owning user.
+        #[arg(long)]
+        owner: String,
     },
 }
 

@@ -169,3 +169,113 @@ async fn migrate_is_idempotent_and_a_broken_file_fails_by_name() {
     engines.drop_postgres_database(&postgres).await.unwrap();
     engines.kafka.delete_topics(&topics.all()).await.unwrap();
 }
+
+#[tokio::test]
+async fn user_and_project_create_print_a_working_key() {
+    use std::io::Write;
+    use std::process::Stdio;
+
+    use gosight_common::backend::{MetadataStore, PostgresMetadata, hash_api_key};
+
+    let engines = Engines::from_env();
+    let postgres = engines.postgres_database().await.unwrap();
+    let env = [("DATABASE_URL", postgres.url.as_str())];
+    let dir = tempfile::tempdir().unwrap();
+    let migrated = gosight(&["migrate", "--only", "postgres"], &env, dir.path());
+    assert!(migrated.status.success(), "{}", text(&migrated));
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_gosight"))
+        .args([
+            "user",
+            "create",
+            "--email",
+            "Admin@Example.com",
+            "--password-stdin",
+            "--role",
+            "admin",
+        ])
+        .env_clear()
+        .env("DATABASE_URL", &postgres.url)
+        .current_dir(dir.path())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"correct horse battery\n")
+        .unwrap();
+    let created = child.wait_with_output().unwrap();
+    assert!(created.status.success(), "{}", text(&created));
+
+    let again = gosight(
+        &[
+            "user",
+            "create",
+            "--email",
+            "admin@example.com",
+            "--password",
+            "another-password",
+        ],
+        &env,
+        dir.path(),
+    );
+    assert!(
+        !again.status.success(),
+        "emails are unique regardless of case"
+    );
+    let short = gosight(
+        &[
+            "user",
+            "create",
+            "--email",
+            "b@example.com",
+            "--password",
+            "short",
+        ],
+        &env,
+        dir.path(),
+    );
+    assert!(text(&short).contains("password"), "{}", text(&short));
+
+    let project = gosight(
+        &[
+            "project",
+            "create",
+            "--name",
+            "My Shop",
+            "--owner",
+            "admin@example.com",
+        ],
+        &env,
+        dir.path(),
+    );
+    assert!(project.status.success(), "{}", text(&project));
+    let stdout = String::from_utf8(project.stdout).unwrap();
+    let key = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("write_key: "))
+        .unwrap()
+        .to_string();
+    let pool = postgres.pool().unwrap();
+    let record = PostgresMetadata::new(pool.clone())
+        .find_api_key(&hash_api_key(&key))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(stdout.contains(&record.project_id.to_string()));
+    let stored: String = pool
+        .get()
+        .await
+        .unwrap()
+        .query_one("SELECT password_hash FROM users", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert!(stored.starts_with("$argon2id$"), "{stored}");
+    pool.close();
+    engines.drop_postgres_database(&postgres).await.unwrap();
+}

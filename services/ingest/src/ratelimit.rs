@@ -9,10 +9,11 @@
 //!
 //! If Redis cannot be reached, each replica falls back to a local time-refilled bucket with the
 //! project's full limit: traffic keeps flowing (the limit is then per replica) and every failure
-//! is counted in `gosight_ingest_rate_limit_redis_errors_total`.
+//! is counted in `gosight_ingest_rate_limit_redis_errors_total`. After a failure Redis is left
+//! alone for `REDIS_BACKOFF`, so requests do not each wait for a timeout.
 
 use std::sync::Mutex;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use dashmap::DashMap;
 use fred::prelude::Client;
@@ -44,6 +45,9 @@ redis.call('PEXPIRE', KEYS[1], math.ceil(burst / rate * 1000) + 1000)
 return {granted, math.floor(tokens * 1000)}
 "#;
 
+/// How long the shared budget is skipped after Redis failed.
+const REDIS_BACKOFF: Duration = Duration::from_secs(5);
+
 #[derive(Debug)]
 struct Bucket {
     tokens: f64,
@@ -55,6 +59,8 @@ pub struct RateLimiter {
     redis: Option<Client>,
     script: Script,
     lease_secs: f64,
+    /// Until when Redis is skipped after a failure.
+    redis_down_until: Mutex<Option<Instant>>,
 }
 
 impl std::fmt::Debug for RateLimiter {
@@ -77,6 +83,7 @@ impl RateLimiter {
             redis,
             script: Script::from_lua(LEASE_SCRIPT),
             lease_secs,
+            redis_down_until: Mutex::new(None),
         }
     }
 
@@ -92,10 +99,11 @@ impl RateLimiter {
         let rate = f64::from(rate.max(1));
         let burst = f64::from(burst.max(1));
         let need = f64::from(events.max(1)).min(burst);
-        if self.take_local(project, need, rate, burst, self.redis.is_none()) {
+        let redis = self.redis.as_ref().filter(|_| !self.redis_backing_off());
+        if self.take_local(project, need, rate, burst, redis.is_none()) {
             return Ok(());
         }
-        let Some(redis) = &self.redis else {
+        let Some(redis) = redis else {
             return Err(self.limited(project, need, rate));
         };
         let want = (rate * self.lease_secs).max(need).min(burst).ceil();
@@ -114,6 +122,10 @@ impl RateLimiter {
                 }
             }
             Err(error) => {
+                *self
+                    .redis_down_until
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner()) = Some(Instant::now() + REDIS_BACKOFF);
                 metrics::counter!("gosight_ingest_rate_limit_redis_errors_total").increment(1);
                 tracing::warn!(%error, "shared rate limit unreachable; limiting locally");
                 if self.take_local(project, need, rate, burst, true) {
@@ -123,6 +135,14 @@ impl RateLimiter {
                 }
             }
         }
+    }
+
+    fn redis_backing_off(&self) -> bool {
+        let until = self
+            .redis_down_until
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        until.is_some_and(|t| Instant::now() < t)
     }
 
     fn limited(&self, project: Uuid, need: f64, rate: f64) -> IngestError {

@@ -2,7 +2,9 @@
 //! store.
 //!
 //! - [`config`]: the `processor` config section.
+//! - [`detect`]: the UX insight detectors, pure functions over per-session windows.
 
 pub mod config;
+pub mod detect;
 
 pub use config::ProcessorConfig;

@@ -31,6 +31,7 @@ pub async fn run(cli: Cli, env: HashMap<String, String>) -> anyhow::Result<ExitC
         }
         Command::Migrate { only, dir } => migrate::run(&config, only, dir.as_deref()).await,
         Command::User { command } => user::run(&config, command).await,
+        Command::Project { command } => user::project(&config, command).await,
         Command::Ingest => serve::ingest(config).await,
         Command::Processor => serve::processor(config).await,
         Command::Api => serve::api(config).await,

@@ -1,12 +1,12 @@
-//! `gosight user create`.
+//! `gosight user create` and `gosight project create`.
 
 use std::io::BufRead;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use gosight_api::accounts::{UserRole, create_user};
+use gosight_api::accounts::{UserRole, create_project, create_user};
 
-use crate::cli::{Role, UserCommand};
+use crate::cli::{ProjectCommand, Role, UserCommand};
 use crate::config::Config;
 
 pub async fn run(config: &Config, command: UserCommand) -> anyhow::Result<ExitCode> {
@@ -40,6 +40,23 @@ pub async fn run(config: &Config, command: UserCommand) -> anyhow::Result<ExitCo
             {
                 println!("{id}");
             }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+pub async fn project(config: &Config, command: ProjectCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        ProjectCommand::Create { name, owner } => {
+            let pool = config.postgres.pool()?;
+            let created = create_project(&pool, &name, &owner).await?;
+            #[allow(clippy::print_stdout)]
+            {
+                println!("project_id: {}", created.project_id);
+                println!("slug: {}", created.slug);
+                println!("write_key: {}", created.write_key);
+            }
+            eprintln!("the write key is shown only now; store it safely");
             Ok(ExitCode::SUCCESS)
         }
     }

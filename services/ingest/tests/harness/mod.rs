@@ -38,6 +38,8 @@ pub struct Options {
     pub rate_burst: i32,
     pub allowed_domains: Vec<String>,
     pub kafka: Option<KafkaConfig>,
+    /// A Redis of the test's own; default: the shared one.
+    pub redis: Option<gosight_common::redis::RedisConfig>,
 }
 
 impl Default for Options {
@@ -59,6 +61,7 @@ impl Default for Options {
             rate_burst: 100_000,
             allowed_domains: vec![],
             kafka: None,
+            redis: None,
         }
     }
 }
@@ -107,7 +110,15 @@ impl Harness {
             metadata: Arc::new(PostgresMetadata::new(pool.clone())),
             bus: Arc::new(KafkaBus::new(&kafka).unwrap()),
             topics: topics.clone(),
-            redis: Some(engines.redis.connect().await.unwrap()),
+            redis: Some(
+                options
+                    .redis
+                    .as_ref()
+                    .unwrap_or(&engines.redis)
+                    .connect()
+                    .await
+                    .unwrap(),
+            ),
             replay_enabled: true,
         };
         let shutdown = CancellationToken::new();

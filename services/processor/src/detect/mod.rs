@@ -1,0 +1,188 @@
+//! UX insight detectors: plain functions over plain window structs, no runtime, no I/O.
+//!
+//! Each session actor owns one [`Windows`] and feeds it every event in timestamp order through
+//! [`Windows::observe`], and calls [`Windows::close`] when the session ends; both return the
+//! insights found. Thresholds are per project ([`Thresholds`], defaults below).
+//!
+//! | insight | default rule |
+//! |---|---|
+//! | rage click | more than 5 clicks (≥ 6) within 2 s, each within 30 px of the first or on the same selector; one insight per burst, emitted when the burst ends |
+//! | dead click | a click whose outcome (from the SDK, 1 s window) shows no DOM mutation, navigation, scroll or focus change; clicks on editable elements and text selections never count |
+//! | thrashed cursor | ≥ 5 direction reversals within 1.5 s, each leg at ≥ 400 px/s |
+//! | error click | a click followed by a JS error within 1 s |
+//! | excessive scrolling | ≥ 4 changes of scroll direction on one page within 10 s, each leg ≥ 100 px |
+//! | quick back | returning to the previous URL within 5 s of leaving it |
+
+mod dead;
+mod error_click;
+mod quick_back;
+mod rage;
+mod scroll;
+mod thrash;
+
+use serde::{Deserialize, Serialize};
+
+pub use dead::DeadClickWindow;
+pub use error_click::ErrorClickWindow;
+pub use quick_back::QuickBackWindow;
+pub use rage::RageWindow;
+pub use scroll::ScrollWindow;
+pub use thrash::ThrashWindow;
+
+/// What a detector found, before the session actor adds session and page context.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Finding {
+    pub kind: InsightKind,
+    /// When it happened (the first event of the evidence), Unix ms.
+    pub at_ms: i64,
+    pub url: String,
+    pub x: i32,
+    pub y: i32,
+    pub selector: String,
+    /// The evidence, as JSON for the `details` column.
+    pub details: serde_json::Value,
+    pub related_event_ids: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InsightKind {
+    RageClick,
+    DeadClick,
+    ThrashedCursor,
+    ErrorClick,
+    ExcessiveScrolling,
+    QuickBack,
+}
+
+impl InsightKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InsightKind::RageClick => "rage_click",
+            InsightKind::DeadClick => "dead_click",
+            InsightKind::ThrashedCursor => "thrashed_cursor",
+            InsightKind::ErrorClick => "error_click",
+            InsightKind::ExcessiveScrolling => "excessive_scrolling",
+            InsightKind::QuickBack => "quick_back",
+        }
+    }
+}
+
+/// Per-project thresholds; every field has the documented default.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Thresholds {
+    pub rage_min_clicks: usize,
+    pub rage_window_ms: i64,
+    pub rage_radius_px: i32,
+    pub dead_click_window_ms: u32,
+    pub thrash_min_reversals: usize,
+    pub thrash_window_ms: i64,
+    pub thrash_min_speed_px_s: f64,
+    pub error_click_window_ms: i64,
+    pub scroll_min_reversals: usize,
+    pub scroll_window_ms: i64,
+    pub scroll_min_leg_px: i32,
+    pub quick_back_ms: i64,
+}
+
+impl Default for Thresholds {
+    fn default() -> Self {
+        Self {
+            rage_min_clicks: 6,
+            rage_window_ms: 2_000,
+            rage_radius_px: 30,
+            dead_click_window_ms: 1_000,
+            thrash_min_reversals: 5,
+            thrash_window_ms: 1_500,
+            thrash_min_speed_px_s: 400.0,
+            error_click_window_ms: 1_000,
+            scroll_min_reversals: 4,
+            scroll_window_ms: 10_000,
+            scroll_min_leg_px: 100,
+            quick_back_ms: 5_000,
+        }
+    }
+}
+
+/// A click as the detectors need it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Click {
+    pub event_id: String,
+    pub at_ms: i64,
+    pub url: String,
+    pub x: i32,
+    pub y: i32,
+    pub selector: String,
+    /// The click ended a text selection: never a dead click.
+    pub selected_text: bool,
+}
+
+/// What a detector is fed: the few event kinds detection looks at.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Signal {
+    Click(Click),
+    /// The SDK's report on what followed a click.
+    ClickOutcome {
+        click_event_id: String,
+        at_ms: i64,
+        /// The page mutated, navigated, scrolled or moved focus within the window.
+        responded: bool,
+        editable_target: bool,
+    },
+    JsError {
+        event_id: String,
+        at_ms: i64,
+        message: String,
+    },
+    MouseMove {
+        at_ms: i64,
+        x: i32,
+        y: i32,
+    },
+    Scroll {
+        event_id: String,
+        at_ms: i64,
+        url: String,
+        scroll_y: i32,
+    },
+    PageView {
+        event_id: String,
+        at_ms: i64,
+        url: String,
+    },
+}
+
+/// All detection windows of one session.
+#[derive(Debug, Default)]
+pub struct Windows {
+    pub rage: RageWindow,
+    pub dead: DeadClickWindow,
+    pub thrash: ThrashWindow,
+    pub error_click: ErrorClickWindow,
+    pub scroll: ScrollWindow,
+    pub quick_back: QuickBackWindow,
+}
+
+impl Windows {
+    pub fn observe(&mut self, signal: &Signal, t: &Thresholds) -> Vec<Finding> {
+        let mut found = Vec::new();
+        found.extend(rage::observe(&mut self.rage, signal, t));
+        found.extend(dead::observe(&mut self.dead, signal, t));
+        found.extend(thrash::observe(&mut self.thrash, signal, t));
+        found.extend(error_click::observe(&mut self.error_click, signal, t));
+        found.extend(scroll::observe(&mut self.scroll, signal, t));
+        found.extend(quick_back::observe(&mut self.quick_back, signal, t));
+        found
+    }
+
+    /// Ends every open window (session end or idle): bursts still open are reported.
+    pub fn close(&mut self, t: &Thresholds) -> Vec<Finding> {
+        let mut found = Vec::new();
+        found.extend(rage::close(&mut self.rage, t));
+        found.extend(thrash::close(&mut self.thrash, t));
+        found.extend(scroll::close(&mut self.scroll, t));
+        *self = Windows::default();
+        found
+    }
+}

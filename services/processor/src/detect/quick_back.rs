@@ -1,0 +1,75 @@
+//! Quick back: leaving a page and returning to the previous one within `quick_back_ms` — the
+//! page did not hold what the visitor expected. The finding is about the page left quickly.
+
+use serde_json::json;
+
+use super::{Finding, InsightKind, Signal, Thresholds};
+
+#[derive(Debug, Default)]
+pub struct QuickBackWindow {
+    previous: Option<String>,
+    current: Option<(String, i64, String)>,
+}
+
+pub fn observe(w: &mut QuickBackWindow, signal: &Signal, t: &Thresholds) -> Option<Finding> {
+    let Signal::PageView {
+        event_id,
+        at_ms,
+        url,
+    } = signal
+    else {
+        return None;
+    };
+    if w.current
+        .as_ref()
+        .is_some_and(|(current, _, _)| current == url)
+    {
+        return None;
+    }
+    let mut finding = None;
+    if let (Some(previous), Some((left, entered_ms, entered_event))) = (&w.previous, &w.current)
+        && previous == url
+        && at_ms - entered_ms <= t.quick_back_ms
+    {
+        finding = Some(Finding {
+            kind: InsightKind::QuickBack,
+            at_ms: *entered_ms,
+            url: left.clone(),
+            x: 0,
+            y: 0,
+            selector: String::new(),
+            details: json!({ "back_to": url, "dwell_ms": at_ms - entered_ms }),
+            related_event_ids: vec![entered_event.clone(), event_id.clone()],
+        });
+    }
+    w.previous = w.current.take().map(|(u, _, _)| u);
+    w.current = Some((url.clone(), *at_ms, event_id.clone()));
+    finding
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn view(at_ms: i64, url: &str) -> Signal {
+        Signal::PageView {
+            event_id: format!("v{at_ms}"),
+            at_ms,
+            url: url.into(),
+        }
+    }
+
+    #[test]
+    fn returning_within_seconds_is_a_quick_back() {
+        let t = Thresholds::default();
+        let mut w = QuickBackWindow::default();
+        assert!(observe(&mut w, &view(0, "/list"), &t).is_none());
+        assert!(observe(&mut w, &view(10_000, "/item/1"), &t).is_none());
+        let found = observe(&mut w, &view(12_000, "/list"), &t).unwrap();
+        assert_eq!(found.url, "/item/1");
+        assert_eq!(found.details["dwell_ms"], 2_000);
+        // Staying long enough is not.
+        assert!(observe(&mut w, &view(20_000, "/item/2"), &t).is_none());
+        assert!(observe(&mut w, &view(40_000, "/list"), &t).is_none());
+    }
+}
