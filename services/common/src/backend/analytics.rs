@@ -174,3 +174,123 @@ impl AnalyticsStore for ClickHouseStore {
             .await?)
     }
 }
+
+/// One version of a session's row in `sessions` (newest `version` wins).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, clickhouse::Row)]
+pub struct SessionRow {
+    #[serde(with = "clickhouse::serde::uuid")]
+    pub project_id: Uuid,
+    #[serde(with = "clickhouse::serde::uuid")]
+    pub session_id: Uuid,
+    pub version: u64,
+    pub user_id: String,
+    pub anonymous_id: String,
+    #[serde(with = "clickhouse::serde::time::datetime64::millis")]
+    pub started_at: OffsetDateTime,
+    #[serde(with = "clickhouse::serde::time::datetime64::millis")]
+    pub ended_at: OffsetDateTime,
+    pub duration_ms: u64,
+    pub is_active: bool,
+    pub entry_url: String,
+    pub entry_path: String,
+    pub exit_url: String,
+    pub exit_path: String,
+    pub referrer: String,
+    pub page_count: u32,
+    pub event_count: u32,
+    pub click_count: u32,
+    pub error_count: u32,
+    pub max_scroll_depth: u8,
+    pub has_error: bool,
+    pub has_rage_click: bool,
+    pub has_dead_click: bool,
+    pub is_bounce: bool,
+    pub has_replay: bool,
+    pub utm_source: String,
+    pub utm_medium: String,
+    pub utm_campaign: String,
+    pub utm_term: String,
+    pub utm_content: String,
+    pub country_code: String,
+    pub subdivision: String,
+    pub city: String,
+    pub browser: String,
+    pub browser_version: String,
+    pub os: String,
+    pub os_version: String,
+    pub device_type: String,
+    pub screen_width: u32,
+    pub screen_height: u32,
+    pub viewport_width: u32,
+    pub viewport_height: u32,
+    pub language: String,
+    pub last_partition: i32,
+    pub last_offset: i64,
+}
+
+/// One row of `insights`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, clickhouse::Row)]
+pub struct InsightRow {
+    #[serde(with = "clickhouse::serde::uuid")]
+    pub project_id: Uuid,
+    #[serde(with = "clickhouse::serde::uuid")]
+    pub session_id: Uuid,
+    #[serde(with = "clickhouse::serde::uuid")]
+    pub insight_id: Uuid,
+    pub insight_type: String,
+    #[serde(with = "clickhouse::serde::time::datetime64::millis")]
+    pub timestamp: OffsetDateTime,
+    pub url: String,
+    pub path: String,
+    pub x: i32,
+    pub y: i32,
+    pub selector: String,
+    pub details: String,
+    #[serde(with = "uuid_vec")]
+    pub related_event_ids: Vec<Uuid>,
+    pub country_code: String,
+    pub browser: String,
+    pub device_type: String,
+}
+
+/// One row of `replay_chunks`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, clickhouse::Row)]
+pub struct ReplayChunkRow {
+    #[serde(with = "clickhouse::serde::uuid")]
+    pub project_id: Uuid,
+    #[serde(with = "clickhouse::serde::uuid")]
+    pub session_id: Uuid,
+    pub chunk_index: u32,
+    #[serde(with = "clickhouse::serde::time::datetime64::millis")]
+    pub first_timestamp: OffsetDateTime,
+    #[serde(with = "clickhouse::serde::time::datetime64::millis")]
+    pub last_timestamp: OffsetDateTime,
+    pub has_full_snapshot: bool,
+    pub event_count: u32,
+    pub encoding: String,
+    pub uncompressed_size: u64,
+    #[serde(with = "serde_bytes")]
+    pub data: Vec<u8>,
+    #[serde(with = "clickhouse::serde::time::datetime64::millis")]
+    pub received_at: OffsetDateTime,
+}
+
+/// `Array(UUID)` in RowBinary: each element in ClickHouse's UUID byte order.
+mod uuid_vec {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+    use uuid::Uuid;
+
+    #[derive(Serialize, Deserialize)]
+    struct Element(#[serde(with = "clickhouse::serde::uuid")] Uuid);
+
+    pub fn serialize<S: Serializer>(ids: &[Uuid], serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(ids.iter().map(|id| Element(*id)))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<Uuid>, D::Error> {
+        Ok(Vec::<Element>::deserialize(deserializer)?
+            .into_iter()
+            .map(|e| e.0)
+            .collect())
+    }
+}

@@ -16,7 +16,9 @@ pub mod bus;
 pub mod live;
 pub mod metadata;
 
-pub use analytics::{AnalyticsStore, ClickHouseStore, EventRow};
+pub use analytics::{
+    AnalyticsStore, ClickHouseStore, EventRow, InsightRow, ReplayChunkRow, SessionRow,
+};
 pub use bus::{BusMessage, BusRecord, Delivery, EventBus, KafkaBus, KafkaBusConsumer};
 pub use live::{LiveFanout, RedisFanout, Subscription};
 pub use metadata::{ApiKeyRecord, MetadataStore, PostgresMetadata, hash_api_key};

@@ -1,0 +1,8 @@
+//! The processor's actors, one per file: [`SessionActor`] (one per live session) and
+//! [`TableWriter`] (one per ClickHouse table).
+
+pub mod session_actor;
+pub mod writer;
+
+pub use session_actor::{Apply, End, MarkReplay, Output, SessionActor};
+pub use writer::{Add, Flush, TableWriter};

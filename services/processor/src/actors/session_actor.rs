@@ -1,0 +1,207 @@
+//! `SessionActor`: one live session — its aggregate and its detection windows.
+//!
+//! Restart (a panic in its logic, caught by [`catch_panic`]): the actor resumes from the last
+//! row it handed out for writing (`durable`), with empty detection windows; the events of the
+//! message that panicked are still written by the shard, uncounted in the aggregate.
+
+use std::sync::Arc;
+
+use actix::prelude::*;
+use gosight_actors::{ActorExit, Observe, PanicLog, catch_panic};
+use gosight_common::backend::{EventRow, InsightRow, SessionRow};
+use gosight_proto::EventEnvelope;
+use uuid::Uuid;
+
+use crate::convert::{datetime, event_row, signals};
+use crate::detect::{Finding, InsightKind, Thresholds, Windows};
+use crate::live::LiveUpdate;
+use crate::session::{Applied, SessionState};
+
+/// Namespace of insight ids: an insight's id is derived from its session and evidence, so a
+/// redelivered insight gets the same id and folds in ClickHouse.
+const INSIGHT_NAMESPACE: Uuid = Uuid::from_u128(0x6f1c_2a57_8d3e_4b09_9c4f_7a21_e5d8_3b60);
+
+pub struct SessionActor {
+    state: SessionState,
+    durable: SessionRow,
+    windows: Windows,
+    thresholds: Arc<Thresholds>,
+    panics: PanicLog,
+    announced: bool,
+}
+
+impl std::fmt::Debug for SessionActor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionActor")
+            .field("session_id", &self.state.row.session_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SessionActor {
+    pub fn new(state: SessionState, thresholds: Arc<Thresholds>, panics: PanicLog) -> Self {
+        let announced = state.row.event_count > 0;
+        Self {
+            durable: state.row.clone(),
+            state,
+            windows: Windows::default(),
+            thresholds,
+            panics,
+            announced,
+        }
+    }
+
+    fn insight(&mut self, finding: Finding) -> InsightRow {
+        match finding.kind {
+            InsightKind::RageClick => self.state.row.has_rage_click = true,
+            InsightKind::DeadClick => self.state.row.has_dead_click = true,
+            _ => {}
+        }
+        let row = &self.state.row;
+        let evidence = finding
+            .related_event_ids
+            .first()
+            .cloned()
+            .unwrap_or_else(|| finding.at_ms.to_string());
+        let name = format!("{}:{}:{evidence}", row.session_id, finding.kind.as_str());
+        InsightRow {
+            project_id: row.project_id,
+            session_id: row.session_id,
+            insight_id: Uuid::new_v5(&INSIGHT_NAMESPACE, name.as_bytes()),
+            insight_type: finding.kind.as_str().to_string(),
+            timestamp: datetime(finding.at_ms),
+            path: url::Url::parse(&finding.url)
+                .map(|u| u.path().to_string())
+                .unwrap_or_else(|_| finding.url.clone()),
+            url: finding.url,
+            x: finding.x,
+            y: finding.y,
+            selector: finding.selector,
+            details: finding.details.to_string(),
+            related_event_ids: finding
+                .related_event_ids
+                .iter()
+                .filter_map(|id| Uuid::try_parse(id).ok())
+                .collect(),
+            country_code: row.country_code.clone(),
+            browser: row.browser.clone(),
+            device_type: row.device_type.clone(),
+        }
+    }
+
+    fn apply(&mut self, items: &[(i32, i64, Arc<EventEnvelope>)]) -> Output {
+        let mut output = Output::default();
+        for (partition, offset, envelope) in items {
+            if self.state.apply(envelope, *partition, *offset) == Applied::Duplicate {
+                continue;
+            }
+            if let Some(row) = event_row(envelope) {
+                output
+                    .live
+                    .push(LiveUpdate::from_event(&self.state.row, envelope));
+                output.events.push(row);
+            }
+            for signal in signals(envelope) {
+                for finding in self.windows.observe(&signal, &self.thresholds) {
+                    let insight = self.insight(finding);
+                    output.live.push(LiveUpdate::insight(&insight));
+                    output.insights.push(insight);
+                }
+            }
+        }
+        if !self.announced && self.state.row.event_count > 0 {
+            self.announced = true;
+            output.live.insert(0, LiveUpdate::started(&self.state.row));
+        }
+        output.session = Some(self.state.snapshot(true));
+        output
+    }
+}
+
+impl Actor for SessionActor {
+    type Context = Context<Self>;
+}
+
+impl Supervised for SessionActor {
+    fn restarting(&mut self, _ctx: &mut Self::Context) {
+        self.state = SessionState::from_row(self.durable.clone());
+        self.windows = Windows::default();
+    }
+}
+
+/// What one message to a session produced, for the writers and the live view.
+#[derive(Debug, Default)]
+pub struct Output {
+    pub events: Vec<EventRow>,
+    pub insights: Vec<InsightRow>,
+    pub session: Option<SessionRow>,
+    pub live: Vec<LiveUpdate>,
+}
+
+/// Envelopes of this session, in bus order, with where each was read.
+#[derive(Debug, Message)]
+#[rtype(result = "Result<Output, ActorExit>")]
+pub struct Apply(pub Vec<(i32, i64, Arc<EventEnvelope>)>);
+
+impl Handler<Apply> for SessionActor {
+    type Result = Result<Output, ActorExit>;
+
+    fn handle(&mut self, msg: Apply, ctx: &mut Self::Context) -> Self::Result {
+        let panics = self.panics.clone();
+        let output = catch_panic::<Self, _>(ctx, &panics, "session", || self.apply(&msg.0))?;
+        if let Some(row) = &output.session {
+            self.durable = row.clone();
+        }
+        Ok(output)
+    }
+}
+
+/// The session has replay chunks.
+#[derive(Debug, Message)]
+#[rtype(result = "Option<SessionRow>")]
+pub struct MarkReplay;
+
+impl Handler<MarkReplay> for SessionActor {
+    type Result = Option<SessionRow>;
+
+    fn handle(&mut self, _: MarkReplay, _: &mut Self::Context) -> Self::Result {
+        if self.state.row.has_replay {
+            return None;
+        }
+        self.state.row.has_replay = true;
+        let row = self.state.snapshot(true);
+        self.durable = row.clone();
+        Some(row)
+    }
+}
+
+/// The session ended (inactivity or explicit end): final row, open bursts reported, actor stops.
+#[derive(Debug, Message)]
+#[rtype(result = "Output")]
+pub struct End;
+
+impl Handler<End> for SessionActor {
+    type Result = MessageResult<End>;
+
+    fn handle(&mut self, _: End, ctx: &mut Self::Context) -> Self::Result {
+        let mut output = Output::default();
+        for finding in self.windows.close(&self.thresholds) {
+            let insight = self.insight(finding);
+            output.live.push(LiveUpdate::insight(&insight));
+            output.insights.push(insight);
+        }
+        let row = self.state.snapshot(false);
+        output.live.push(LiveUpdate::ended(&row));
+        output.session = Some(row);
+        ctx.stop();
+        MessageResult(output)
+    }
+}
+
+impl Handler<Observe<SessionRow>> for SessionActor {
+    type Result = MessageResult<Observe<SessionRow>>;
+
+    fn handle(&mut self, _: Observe<SessionRow>, _: &mut Self::Context) -> Self::Result {
+        MessageResult(self.state.row.clone())
+    }
+}

@@ -1,0 +1,232 @@
+//! A session's aggregate: what becomes its `sessions` row. Plain data, updated event by event.
+//!
+//! What survives what:
+//! - The aggregate is durable as of its last written row; [`SessionState::from_row`] resumes it
+//!   after a restart, a crash or a shard move. Envelopes at or before the row's
+//!   `(last_partition, last_offset)` were already counted and are skipped.
+//! - The last few event ids are remembered to drop copies an SDK sent twice; they, and the
+//!   detection windows, live only in memory and start empty after a restart.
+
+use gosight_common::backend::SessionRow;
+use gosight_proto::EventEnvelope;
+use gosight_proto::event::Payload;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::convert::datetime;
+
+/// Event ids remembered per session for duplicate removal.
+const RECENT_IDS: usize = 32;
+
+#[derive(Debug, Clone)]
+pub struct SessionState {
+    pub row: SessionRow,
+    recent: Vec<u128>,
+    next_slot: usize,
+}
+
+/// Whether an envelope changed the aggregate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Applied {
+    New,
+    /// Already counted (redelivered from the bus, or sent twice by the SDK).
+    Duplicate,
+}
+
+fn utm(url: &str, name: &str) -> String {
+    url::Url::parse(url)
+        .ok()
+        .and_then(|u| {
+            u.query_pairs()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.into_owned())
+        })
+        .map(|v| v.chars().take(200).collect())
+        .unwrap_or_default()
+}
+
+impl SessionState {
+    pub fn new(project_id: Uuid, session_id: Uuid) -> Self {
+        Self::from_row(SessionRow {
+            project_id,
+            session_id,
+            version: 0,
+            user_id: String::new(),
+            anonymous_id: String::new(),
+            started_at: OffsetDateTime::UNIX_EPOCH,
+            ended_at: OffsetDateTime::UNIX_EPOCH,
+            duration_ms: 0,
+            is_active: true,
+            entry_url: String::new(),
+            entry_path: String::new(),
+            exit_url: String::new(),
+            exit_path: String::new(),
+            referrer: String::new(),
+            page_count: 0,
+            event_count: 0,
+            click_count: 0,
+            error_count: 0,
+            max_scroll_depth: 0,
+            has_error: false,
+            has_rage_click: false,
+            has_dead_click: false,
+            is_bounce: true,
+            has_replay: false,
+            utm_source: String::new(),
+            utm_medium: String::new(),
+            utm_campaign: String::new(),
+            utm_term: String::new(),
+            utm_content: String::new(),
+            country_code: String::new(),
+            subdivision: String::new(),
+            city: String::new(),
+            browser: String::new(),
+            browser_version: String::new(),
+            os: String::new(),
+            os_version: String::new(),
+            device_type: String::new(),
+            screen_width: 0,
+            screen_height: 0,
+            viewport_width: 0,
+            viewport_height: 0,
+            language: String::new(),
+            last_partition: -1,
+            last_offset: -1,
+        })
+    }
+
+    pub fn from_row(row: SessionRow) -> Self {
+        Self {
+            row,
+            recent: Vec::new(),
+            next_slot: 0,
+        }
+    }
+
+    fn seen(&mut self, event_id: &str) -> bool {
+        let Ok(id) = Uuid::try_parse(event_id) else {
+            return false;
+        };
+        let id = id.as_u128();
+        if self.recent.contains(&id) {
+            return true;
+        }
+        if self.recent.len() < RECENT_IDS {
+            self.recent.push(id);
+        } else {
+            self.recent[self.next_slot] = id;
+            self.next_slot = (self.next_slot + 1) % RECENT_IDS;
+        }
+        false
+    }
+
+    /// Counts one envelope read at `(partition, offset)`.
+    pub fn apply(&mut self, envelope: &EventEnvelope, partition: i32, offset: i64) -> Applied {
+        if partition == self.row.last_partition && offset <= self.row.last_offset {
+            return Applied::Duplicate;
+        }
+        let Some(event) = envelope.event.as_ref() else {
+            return Applied::Duplicate;
+        };
+        if self.seen(&event.event_id) {
+            return Applied::Duplicate;
+        }
+        self.row.last_partition = partition;
+        self.row.last_offset = offset;
+        let first = self.row.event_count == 0;
+        self.row.event_count += 1;
+        let at = datetime(event.timestamp.map(|t| t.unix_ms).unwrap_or_default());
+        let page = event.page.clone().unwrap_or_default();
+        if first {
+            self.row.started_at = at;
+            self.row.ended_at = at;
+            self.describe(envelope);
+        }
+        if at > self.row.ended_at {
+            self.row.ended_at = at;
+        }
+        let earliest = at < self.row.started_at;
+        if earliest {
+            self.row.started_at = at;
+        }
+        self.row.duration_ms =
+            ((self.row.ended_at - self.row.started_at).whole_milliseconds()).max(0) as u64;
+        if let Some(session) = &envelope.session
+            && !session.user_id.is_empty()
+        {
+            self.row.user_id = session.user_id.clone();
+        }
+        if !page.url.is_empty() {
+            if self.row.entry_url.is_empty() || earliest {
+                self.row.entry_url = page.url.clone();
+                self.row.entry_path = page.path.clone();
+                self.row.referrer = page.referrer.clone();
+                for (name, field) in [
+                    ("utm_source", &mut self.row.utm_source),
+                    ("utm_medium", &mut self.row.utm_medium),
+                    ("utm_campaign", &mut self.row.utm_campaign),
+                    ("utm_term", &mut self.row.utm_term),
+                    ("utm_content", &mut self.row.utm_content),
+                ] {
+                    *field = utm(&page.url, name);
+                }
+            }
+            if at >= self.row.ended_at || self.row.exit_url.is_empty() {
+                self.row.exit_url = page.url.clone();
+                self.row.exit_path = page.path.clone();
+            }
+        }
+        match &event.payload {
+            Some(Payload::PageView(_)) => self.row.page_count += 1,
+            Some(Payload::Click(_)) => self.row.click_count += 1,
+            Some(Payload::JsError(_)) | Some(Payload::NetworkError(_)) => {
+                self.row.error_count += 1;
+                self.row.has_error = true;
+            }
+            Some(Payload::Scroll(scroll)) => {
+                let depth = scroll.max_depth_percent.min(100) as u8;
+                self.row.max_scroll_depth = self.row.max_scroll_depth.max(depth);
+            }
+            _ => {}
+        }
+        self.row.is_bounce = self.row.page_count <= 1;
+        Applied::New
+    }
+
+    /// Device, geo and browser, from the session's first envelope.
+    fn describe(&mut self, envelope: &EventEnvelope) {
+        if let Some(session) = &envelope.session {
+            self.row.anonymous_id = session.anonymous_id.clone();
+            if let Some(device) = &session.device {
+                self.row.screen_width = device.screen_width;
+                self.row.screen_height = device.screen_height;
+                self.row.viewport_width = device.viewport_width;
+                self.row.viewport_height = device.viewport_height;
+                self.row.language = device.language.clone();
+            }
+        }
+        if let Some(geo) = &envelope.geo {
+            self.row.country_code = geo.country_code.clone();
+            self.row.subdivision = geo.subdivision_code.clone();
+            self.row.city = geo.city.clone();
+        }
+        if let Some(ua) = &envelope.user_agent {
+            self.row.browser = ua.browser.clone();
+            self.row.browser_version = ua.browser_version.clone();
+            self.row.os = ua.os.clone();
+            self.row.os_version = ua.os_version.clone();
+            self.row.device_type = ua
+                .device_type()
+                .as_str_name()
+                .trim_start_matches("DEVICE_TYPE_")
+                .to_ascii_lowercase();
+        }
+    }
+
+    /// The row to write now; each call gets a higher version so the newest wins.
+    pub fn snapshot(&mut self, active: bool) -> SessionRow {
+        self.row.version += 1;
+        self.row.is_active = active;
+        self.row.clone()
+    }
+}

@@ -1,0 +1,535 @@
+//! A processor shard: consumes its partitions in rounds, routes each session's envelopes to its
+//! [`SessionActor`], hands the rows to the [`TableWriter`]s and commits offsets once they are in
+//! ClickHouse.
+//!
+//! A round ends after `max_batch_rows` messages, `max_batch_bytes` bytes or `flush_interval_ms`.
+//! Then, in order: sessions apply their envelopes; events, insights, replay chunks and session
+//! rows are inserted; insights are published to `gosight.insights`; offsets are committed; live
+//! updates go out. A crash anywhere before the commit redelivers the round: event rows fold in
+//! ClickHouse by event id, and each session resumes from its stored row, skipping envelopes at or
+//! before the row's `(last_partition, last_offset)`.
+//!
+//! Partitions (and so sessions) move between shards when shards are added or removed. A revoked
+//! partition's messages still in the round are dropped uncommitted (the new owner reads them) and
+//! its session actors are stopped; their aggregates are durable as of the last round. The new
+//! owner starts actors lazily and loads each session's row on first sight. Detection windows
+//! (seconds long) start empty there: a burst that straddles the move may go unreported.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use actix::prelude::*;
+use bytes::Bytes;
+use futures::future::join_all;
+use gosight_actors::PanicLog;
+use gosight_common::backend::{
+    BusRecord, EventBus, EventRow, InsightRow, LiveFanout, ReplayChunkRow, SessionRow,
+};
+use gosight_common::kafka::{KafkaConfig, Topics};
+use gosight_proto::{EventEnvelope, ReplayEnvelope};
+use prost::Message as _;
+use rdkafka::consumer::{CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer};
+use rdkafka::message::Message as KafkaMessage;
+use rdkafka::{ClientContext, Offset, TopicPartitionList};
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use crate::actors::{Add, Apply, End, Flush, MarkReplay, Output, SessionActor, TableWriter};
+use crate::config::ProcessorConfig;
+use crate::convert::{datetime, event_row};
+use crate::error::ProcessorError;
+use crate::live::{LiveUpdate, channel};
+use crate::session::SessionState;
+
+type Key = (Uuid, Uuid);
+
+/// Remembers partitions revoked during a round.
+#[derive(Debug, Default)]
+pub struct ShardContext {
+    revoked: Mutex<Vec<(String, i32)>>,
+}
+
+impl ClientContext for ShardContext {}
+
+impl ConsumerContext for ShardContext {
+    fn pre_rebalance(&self, _: &rdkafka::consumer::BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        if let Rebalance::Revoke(list) = rebalance {
+            let mut revoked = self.revoked.lock().unwrap_or_else(|p| p.into_inner());
+            for element in list.elements() {
+                revoked.push((element.topic().to_string(), element.partition()));
+            }
+            tracing::info!(partitions = list.count(), "partitions revoked");
+        }
+    }
+}
+
+struct Live {
+    addr: Addr<SessionActor>,
+    partition: i32,
+    last_seen: Instant,
+}
+
+struct Writers {
+    events: Addr<TableWriter<EventRow>>,
+    insights: Addr<TableWriter<InsightRow>>,
+    replay: Addr<TableWriter<ReplayChunkRow>>,
+    sessions: Addr<TableWriter<SessionRow>>,
+}
+
+pub struct Shard {
+    config: ProcessorConfig,
+    topics: Topics,
+    consumer: StreamConsumer<ShardContext>,
+    clickhouse: clickhouse::Client,
+    writers: Writers,
+    insights_bus: Option<Arc<dyn EventBus>>,
+    live: Option<Arc<dyn LiveFanout>>,
+    sessions: HashMap<Key, Live>,
+    thresholds: Arc<crate::detect::Thresholds>,
+    panics: PanicLog,
+    stop: CancellationToken,
+}
+
+/// One consumed message, decoded.
+enum Item {
+    Event(Key, i32, i64, Arc<EventEnvelope>),
+    Replay(Key, ReplayChunkRow),
+}
+
+fn decode(
+    topics: &Topics,
+    topic: &str,
+    partition: i32,
+    offset: i64,
+    payload: &[u8],
+) -> Option<Item> {
+    if topic == topics.replay_chunks {
+        let envelope = ReplayEnvelope::decode(payload).ok()?;
+        let chunk = envelope.chunk?;
+        let project_id = Uuid::try_parse(&envelope.project_id).ok()?;
+        let session_id = Uuid::try_parse(&chunk.session_id).ok()?;
+        let encoding = chunk
+            .encoding()
+            .as_str_name()
+            .trim_start_matches("REPLAY_ENCODING_")
+            .to_ascii_lowercase();
+        let row = ReplayChunkRow {
+            project_id,
+            session_id,
+            chunk_index: chunk.chunk_index,
+            first_timestamp: datetime(chunk.first_timestamp.map(|t| t.unix_ms).unwrap_or_default()),
+            last_timestamp: datetime(chunk.last_timestamp.map(|t| t.unix_ms).unwrap_or_default()),
+            has_full_snapshot: chunk.has_full_snapshot,
+            event_count: chunk.event_count,
+            encoding,
+            uncompressed_size: chunk.uncompressed_size,
+            data: chunk.data,
+            received_at: datetime(envelope.received_at.map(|t| t.unix_ms).unwrap_or_default()),
+        };
+        return Some(Item::Replay((project_id, session_id), row));
+    }
+    let envelope = EventEnvelope::decode(payload).ok()?;
+    let project_id = Uuid::try_parse(&envelope.project_id).ok()?;
+    let session_id = Uuid::try_parse(&envelope.session.as_ref()?.session_id).ok()?;
+    Some(Item::Event(
+        (project_id, session_id),
+        partition,
+        offset,
+        Arc::new(envelope),
+    ))
+}
+
+/// Everything a round writes.
+#[derive(Default)]
+struct RoundOutput {
+    events: Vec<EventRow>,
+    insights: Vec<InsightRow>,
+    replay: Vec<ReplayChunkRow>,
+    sessions: HashMap<Key, SessionRow>,
+    live: Vec<LiveUpdate>,
+}
+
+impl RoundOutput {
+    fn absorb(&mut self, output: Output) {
+        self.events.extend(output.events);
+        self.insights.extend(output.insights);
+        if let Some(row) = output.session {
+            self.sessions.insert((row.project_id, row.session_id), row);
+        }
+        self.live.extend(output.live);
+    }
+}
+
+impl std::fmt::Debug for Shard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shard")
+            .field("shard_id", &self.config.shard_id)
+            .field("live_sessions", &self.sessions.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Shard {
+    pub fn new(
+        config: ProcessorConfig,
+        kafka: &KafkaConfig,
+        clickhouse: clickhouse::Client,
+        insights_bus: Option<Arc<dyn EventBus>>,
+        live: Option<Arc<dyn LiveFanout>>,
+        stop: CancellationToken,
+    ) -> Result<Self, ProcessorError> {
+        let mut client = rdkafka::ClientConfig::new();
+        client
+            .set("bootstrap.servers", &kafka.brokers)
+            .set("client.id", &kafka.client_id)
+            .set("group.id", &config.group_id)
+            .set("enable.auto.commit", "false")
+            .set("enable.auto.offset.store", "false")
+            .set("auto.offset.reset", "earliest")
+            .set("partition.assignment.strategy", "cooperative-sticky")
+            .set("session.timeout.ms", "10000")
+            .set("max.poll.interval.ms", "300000");
+        for (key, value) in &kafka.librdkafka {
+            client.set(key, value);
+        }
+        if !config.shard_id.is_empty() {
+            client.set("group.instance.id", &config.shard_id);
+        }
+        let consumer: StreamConsumer<ShardContext> =
+            client.create_with_context(ShardContext::default())?;
+        consumer.subscribe(&[&kafka.topics.events_raw, &kafka.topics.replay_chunks])?;
+        let rows = config.max_batch_rows;
+        let writers = Writers {
+            events: TableWriter::new(clickhouse.clone(), "events", rows, stop.clone()).start(),
+            insights: TableWriter::new(clickhouse.clone(), "insights", rows, stop.clone()).start(),
+            replay: TableWriter::new(clickhouse.clone(), "replay_chunks", rows, stop.clone())
+                .start(),
+            sessions: TableWriter::new(clickhouse.clone(), "sessions", rows, stop.clone()).start(),
+        };
+        Ok(Self {
+            thresholds: Arc::new(config.thresholds.clone()),
+            topics: kafka.topics.clone(),
+            config,
+            consumer,
+            clickhouse,
+            writers,
+            insights_bus,
+            live,
+            sessions: HashMap::new(),
+            panics: PanicLog::default(),
+            stop,
+        })
+    }
+
+    pub fn panics(&self) -> &PanicLog {
+        &self.panics
+    }
+
+    /// Runs rounds until `stop` is cancelled; the round in progress is finished first.
+    pub async fn run(mut self) -> Result<(), ProcessorError> {
+        let mut last_idle_check = Instant::now();
+        loop {
+            let stopping = self.round().await?;
+            if last_idle_check.elapsed() > Duration::from_secs(1) {
+                self.end_idle().await?;
+                last_idle_check = Instant::now();
+            }
+            if stopping {
+                tracing::info!("shard stopped");
+                return Ok(());
+            }
+        }
+    }
+
+    /// Reads one round; returns whether shutdown began.
+    async fn round(&mut self) -> Result<bool, ProcessorError> {
+        let deadline =
+            tokio::time::Instant::now() + Duration::from_millis(self.config.flush_interval_ms);
+        let mut items = Vec::new();
+        let mut offsets: HashMap<(String, i32), i64> = HashMap::new();
+        let mut bytes = 0usize;
+        let mut stopping = false;
+        while items.len() < self.config.max_batch_rows && bytes < self.config.max_batch_bytes {
+            let message = tokio::select! {
+                _ = self.stop.cancelled() => { stopping = true; break }
+                _ = tokio::time::sleep_until(deadline) => break,
+                message = self.consumer.recv() => message,
+            };
+            let message = match message {
+                Ok(message) => message,
+                Err(error) => {
+                    tracing::warn!(%error, "consume failed");
+                    continue;
+                }
+            };
+            let payload = message.payload().unwrap_or_default();
+            bytes += payload.len();
+            let (topic, partition, offset) =
+                (message.topic(), message.partition(), message.offset());
+            offsets.insert((topic.to_string(), partition), offset);
+            match decode(&self.topics, topic, partition, offset, payload) {
+                Some(item) => items.push(item),
+                None => {
+                    metrics::counter!("gosight_processor_undecodable_total").increment(1);
+                    tracing::warn!(topic, partition, offset, "skipping an undecodable message");
+                }
+            }
+        }
+        self.drop_revoked(&mut items, &mut offsets);
+        if !items.is_empty() {
+            let output = self.apply(items).await?;
+            self.write(output).await?;
+        }
+        self.commit(&offsets)?;
+        Ok(stopping)
+    }
+
+    fn drop_revoked(&mut self, items: &mut Vec<Item>, offsets: &mut HashMap<(String, i32), i64>) {
+        let revoked: Vec<(String, i32)> = std::mem::take(
+            &mut *self
+                .consumer
+                .context()
+                .revoked
+                .lock()
+                .unwrap_or_else(|p| p.into_inner()),
+        );
+        if revoked.is_empty() {
+            return;
+        }
+        let events_topic = self.topics.events_raw.clone();
+        let gone: HashSet<i32> = revoked
+            .iter()
+            .filter(|(t, _)| *t == events_topic)
+            .map(|(_, p)| *p)
+            .collect();
+        offsets.retain(|key, _| !revoked.contains(key));
+        items.retain(|item| match item {
+            Item::Event(_, partition, _, _) => !gone.contains(partition),
+            Item::Replay(..) => true,
+        });
+        // Their aggregates are durable as of the last round; the new owner resumes them.
+        self.sessions
+            .retain(|_, live| !gone.contains(&live.partition));
+    }
+
+    async fn actor_for(&mut self, keys: &[(Key, i32)]) -> Result<(), ProcessorError> {
+        let missing: Vec<(Key, i32)> = keys
+            .iter()
+            .filter(|(k, _)| !self.sessions.contains_key(k))
+            .cloned()
+            .collect();
+        if missing.is_empty() {
+            return Ok(());
+        }
+        let stored = self
+            .load_rows(&missing.iter().map(|(k, _)| *k).collect::<Vec<_>>())
+            .await?;
+        for (key, partition) in missing {
+            let state = match stored.get(&key) {
+                Some(row) => SessionState::from_row(row.clone()),
+                None => SessionState::new(key.0, key.1),
+            };
+            let (thresholds, panics) = (self.thresholds.clone(), self.panics.clone());
+            let addr = Supervisor::start(move |_| SessionActor::new(state, thresholds, panics));
+            self.sessions.insert(
+                key,
+                Live {
+                    addr,
+                    partition,
+                    last_seen: Instant::now(),
+                },
+            );
+        }
+        Ok(())
+    }
+
+    /// The stored rows of sessions this shard has not seen yet (after a restart or a move).
+    async fn load_rows(&self, keys: &[Key]) -> Result<HashMap<Key, SessionRow>, ProcessorError> {
+        let mut rows = HashMap::new();
+        for chunk in keys.chunks(1000) {
+            let ids: Vec<Uuid> = chunk.iter().map(|(_, s)| *s).collect();
+            let found = self
+                .clickhouse
+                .query("SELECT ?fields FROM sessions FINAL WHERE session_id IN ?")
+                .bind(ids)
+                .fetch_all::<SessionRow>()
+                .await?;
+            for row in found {
+                rows.insert((row.project_id, row.session_id), row);
+            }
+        }
+        Ok(rows)
+    }
+
+    async fn apply(&mut self, items: Vec<Item>) -> Result<RoundOutput, ProcessorError> {
+        let mut groups: HashMap<Key, Vec<(i32, i64, Arc<EventEnvelope>)>> = HashMap::new();
+        let mut order: Vec<(Key, i32)> = Vec::new();
+        let mut output = RoundOutput::default();
+        let mut replayed: Vec<Key> = Vec::new();
+        for item in items {
+            match item {
+                Item::Event(key, partition, offset, envelope) => {
+                    let group = groups.entry(key).or_default();
+                    if group.is_empty() {
+                        order.push((key, partition));
+                    }
+                    group.push((partition, offset, envelope));
+                }
+                Item::Replay(key, row) => {
+                    replayed.push(key);
+                    output.replay.push(row);
+                }
+            }
+        }
+        self.actor_for(&order).await?;
+        let mut pending = Vec::with_capacity(order.len());
+        for (key, _) in &order {
+            let Some(envelopes) = groups.remove(key) else {
+                continue;
+            };
+            let Some(live) = self.sessions.get_mut(key) else {
+                continue;
+            };
+            live.last_seen = Instant::now();
+            let fallback: Vec<EventRow> = envelopes
+                .iter()
+                .filter_map(|(_, _, e)| event_row(e))
+                .collect();
+            pending.push((live.addr.send(Apply(envelopes)), fallback));
+        }
+        for (reply, fallback) in join_all(
+            pending
+                .into_iter()
+                .map(|(f, rows)| async move { (f.await, rows) }),
+        )
+        .await
+        {
+            match reply {
+                Ok(Ok(out)) => output.absorb(out),
+                // The session's logic panicked (it restarts) or its mailbox is gone: the events
+                // are still written, uncounted in the aggregate.
+                Ok(Err(_)) | Err(_) => output.events.extend(fallback),
+            }
+        }
+        for key in replayed {
+            if let Some(live) = self.sessions.get(&key)
+                && let Ok(Some(row)) = live.addr.send(MarkReplay).await
+            {
+                output.sessions.insert(key, row);
+            }
+        }
+        Ok(output)
+    }
+
+    async fn write(&mut self, output: RoundOutput) -> Result<(), ProcessorError> {
+        let RoundOutput {
+            events,
+            insights,
+            replay,
+            sessions,
+            live,
+        } = output;
+        let insight_records: Vec<BusRecord> = insights
+            .iter()
+            .map(|insight| {
+                BusRecord {
+                topic: self.topics.insights.clone(),
+                key: format!("{}:{}", insight.project_id, insight.session_id),
+                payload: Bytes::from(serde_json::to_vec(&serde_json::json!({
+                    "insight_id": insight.insight_id,
+                    "project_id": insight.project_id,
+                    "session_id": insight.session_id,
+                    "insight_type": insight.insight_type,
+                    "url": insight.url,
+                    "selector": insight.selector,
+                    "timestamp_ms": (insight.timestamp.unix_timestamp_nanos() / 1_000_000) as i64,
+                    "details": insight.details,
+                })).unwrap_or_default()),
+                headers: vec![],
+            }
+            })
+            .collect();
+        // Events first, sessions last: a session row never claims events that are not stored.
+        if !events.is_empty() {
+            self.writers.events.do_send(Add(events));
+            self.writers.events.send(Flush).await??;
+        }
+        if !insights.is_empty() {
+            self.writers.insights.do_send(Add(insights));
+            self.writers.insights.send(Flush).await??;
+        }
+        if !replay.is_empty() {
+            self.writers.replay.do_send(Add(replay));
+            self.writers.replay.send(Flush).await??;
+        }
+        if !sessions.is_empty() {
+            self.writers
+                .sessions
+                .do_send(Add(sessions.into_values().collect()));
+            self.writers.sessions.send(Flush).await??;
+        }
+        if let Some(bus) = &self.insights_bus {
+            for result in join_all(insight_records.into_iter().map(|r| bus.publish(r))).await {
+                result?;
+            }
+        }
+        self.publish_live(live).await;
+        Ok(())
+    }
+
+    async fn publish_live(&self, updates: Vec<LiveUpdate>) {
+        let Some(live) = &self.live else { return };
+        for update in updates {
+            let Ok(payload) = serde_json::to_vec(&update) else {
+                continue;
+            };
+            if let Err(error) = live
+                .publish(&channel(update.project_id()), Bytes::from(payload))
+                .await
+            {
+                metrics::counter!("gosight_processor_live_errors_total").increment(1);
+                tracing::debug!(%error, "live update not published");
+            }
+        }
+    }
+
+    fn commit(&self, offsets: &HashMap<(String, i32), i64>) -> Result<(), ProcessorError> {
+        if offsets.is_empty() {
+            return Ok(());
+        }
+        let mut list = TopicPartitionList::new();
+        for ((topic, partition), offset) in offsets {
+            list.add_partition_offset(topic, *partition, Offset::Offset(offset + 1))?;
+        }
+        self.consumer.commit(&list, CommitMode::Sync)?;
+        Ok(())
+    }
+
+    /// Ends sessions idle for `session_timeout_secs`: final rows written, actors stopped.
+    async fn end_idle(&mut self) -> Result<(), ProcessorError> {
+        let timeout = Duration::from_secs(self.config.session_timeout_secs);
+        let idle: Vec<Key> = self
+            .sessions
+            .iter()
+            .filter(|(_, live)| live.last_seen.elapsed() >= timeout)
+            .map(|(key, _)| *key)
+            .collect();
+        if idle.is_empty() {
+            return Ok(());
+        }
+        let mut output = RoundOutput::default();
+        for key in idle {
+            if let Some(live) = self.sessions.remove(&key)
+                && let Ok(out) = live.addr.send(End).await
+            {
+                output.absorb(out);
+            }
+        }
+        self.write(output).await
+    }
+
+    pub fn live_sessions(&self) -> usize {
+        self.sessions.len()
+    }
+}

@@ -1,0 +1,382 @@
+//! A processor shard against the real broker, ClickHouse and Redis: scripted sessions give
+//! exactly the expected rows and insights.
+
+#![allow(clippy::unwrap_used)]
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use gosight_common::backend::{BusRecord, EventBus, KafkaBus, LiveFanout, RedisFanout, SessionRow};
+use gosight_common::clickhouse::ClickHouseConfig;
+use gosight_common::kafka::{KafkaConfig, Topics};
+use gosight_common::migrate::{self, ClickHouseTarget};
+use gosight_common::retention::RetentionConfig;
+use gosight_common::testing::{Engines, unique_name};
+use gosight_processor::{ProcessorConfig, Shard};
+use gosight_proto::event::Payload;
+use gosight_proto::*;
+use prost::Message;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+struct Env {
+    engines: Engines,
+    kafka: KafkaConfig,
+    clickhouse: ClickHouseConfig,
+    bus: KafkaBus,
+    project: Uuid,
+}
+
+async fn env() -> Env {
+    let engines = Engines::from_env();
+    let mut clickhouse = engines.clickhouse.clone();
+    clickhouse.database = unique_name("test");
+    migrate::run(
+        &ClickHouseTarget::new(clickhouse.clone()),
+        &migrate::embedded("clickhouse").unwrap(),
+        &RetentionConfig::default(),
+    )
+    .await
+    .unwrap();
+    let mut kafka = engines.kafka.clone();
+    kafka.topics = Topics::prefixed(&format!("{}.", unique_name("t")));
+    kafka.ensure_topics(&kafka.topics.all(), 3).await.unwrap();
+    let bus = KafkaBus::new(&kafka).unwrap();
+    Env {
+        engines,
+        kafka,
+        clickhouse,
+        bus,
+        project: Uuid::new_v4(),
+    }
+}
+
+fn now_ms() -> i64 {
+    (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
+}
+
+fn envelope(
+    project: Uuid,
+    session: Uuid,
+    at_ms: i64,
+    url: &str,
+    payload: Payload,
+    ty: EventType,
+) -> EventEnvelope {
+    EventEnvelope {
+        project_id: project.to_string(),
+        session: Some(SessionMeta {
+            session_id: session.to_string(),
+            user_id: "u-1".into(),
+            ..Default::default()
+        }),
+        received_at: Some(Timestamp { unix_ms: at_ms }),
+        user_agent: Some(UserAgentInfo {
+            browser: "Chrome".into(),
+            device_type: DeviceType::Desktop as i32,
+            ..Default::default()
+        }),
+        geo: Some(Geo {
+            country_code: "GB".into(),
+            ..Default::default()
+        }),
+        event: Some(Event {
+            event_id: Uuid::new_v4().to_string(),
+            r#type: ty as i32,
+            timestamp: Some(Timestamp { unix_ms: at_ms }),
+            page: Some(Page {
+                url: url.into(),
+                path: url::Url::parse(url).unwrap().path().into(),
+                ..Default::default()
+            }),
+            sequence: 0,
+            payload: Some(payload),
+        }),
+        client_ip: String::new(),
+    }
+}
+
+fn view(p: Uuid, s: Uuid, at: i64, url: &str) -> EventEnvelope {
+    envelope(
+        p,
+        s,
+        at,
+        url,
+        Payload::PageView(PageViewPayload::default()),
+        EventType::PageView,
+    )
+}
+
+fn click(p: Uuid, s: Uuid, at: i64, url: &str, x: i32, y: i32) -> EventEnvelope {
+    envelope(
+        p,
+        s,
+        at,
+        url,
+        Payload::Click(ClickPayload {
+            x,
+            y,
+            page_x: x,
+            page_y: y,
+            viewport_width: 1280,
+            ..Default::default()
+        }),
+        EventType::Click,
+    )
+}
+
+async fn send(env: &Env, envelopes: &[EventEnvelope]) {
+    for e in envelopes {
+        let key = format!(
+            "{}:{}",
+            e.project_id,
+            e.session.as_ref().unwrap().session_id
+        );
+        env.bus
+            .publish(BusRecord {
+                topic: env.kafka.topics.events_raw.clone(),
+                key,
+                payload: Bytes::from(e.encode_to_vec()),
+                headers: vec![],
+            })
+            .await
+            .unwrap();
+    }
+}
+
+fn shard(
+    env: &Env,
+    shard_id: &str,
+    group: &str,
+    timeout_secs: u64,
+    stop: CancellationToken,
+    live: Option<Arc<dyn LiveFanout>>,
+) -> Shard {
+    let config = ProcessorConfig {
+        shard_id: shard_id.into(),
+        group_id: group.into(),
+        flush_interval_ms: 200,
+        session_timeout_secs: timeout_secs,
+        ..Default::default()
+    };
+    let insights: Arc<dyn EventBus> = Arc::new(env.bus.clone());
+    Shard::new(
+        config,
+        &env.kafka,
+        env.clickhouse.client(),
+        Some(insights),
+        live,
+        stop,
+    )
+    .unwrap()
+}
+
+async fn wait_for<T: PartialEq + std::fmt::Debug>(
+    what: &str,
+    expected: T,
+    mut probe: impl AsyncFnMut() -> T,
+) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let value = probe().await;
+        if value == expected {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{what}: still {value:?}, expected {expected:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+async fn count(env: &Env, sql: &str) -> u64 {
+    env.clickhouse
+        .client()
+        .query(sql)
+        .fetch_one::<u64>()
+        .await
+        .unwrap()
+}
+
+async fn session_row(env: &Env, session: Uuid) -> SessionRow {
+    env.clickhouse
+        .client()
+        .query("SELECT ?fields FROM sessions FINAL WHERE session_id = ?")
+        .bind(session)
+        .fetch_one::<SessionRow>()
+        .await
+        .unwrap()
+}
+
+#[actix_rt::test]
+async fn scripted_sessions_give_expected_rows_and_insights() {
+    let env = env().await;
+    let (p, s1, s2) = (env.project, Uuid::new_v4(), Uuid::new_v4());
+    let t = now_ms() - 60_000;
+    let home = "https://shop.example/?utm_source=news&utm_campaign=fall";
+    let cart = "https://shop.example/cart";
+    let mut script = vec![view(p, s1, t, home)];
+    // Rage: 7 clicks on one spot within 1.2 s.
+    script.extend((0..7).map(|i| click(p, s1, t + 1_000 + i * 200, home, 400, 300)));
+    // Error click: a click then a JS error 300 ms later.
+    script.push(click(p, s1, t + 5_000, home, 10, 10));
+    script.push(envelope(
+        p,
+        s1,
+        t + 5_300,
+        home,
+        Payload::JsError(JsErrorPayload {
+            message: "boom".into(),
+            ..Default::default()
+        }),
+        EventType::JsError,
+    ));
+    // Dead click: a click whose outcome shows no response.
+    let dead = click(p, s1, t + 8_000, cart, 50, 60);
+    let dead_id = dead.event.as_ref().unwrap().event_id.clone();
+    script.push(view(p, s1, t + 7_000, cart));
+    script.push(dead.clone());
+    script.push(envelope(
+        p,
+        s1,
+        t + 9_000,
+        cart,
+        Payload::ClickOutcome(ClickOutcomePayload {
+            click_event_id: dead_id,
+            observed_ms: 1000,
+            ..Default::default()
+        }),
+        EventType::ClickOutcome,
+    ));
+    // Quick back: home again 2 s after reaching the cart... after the dead click.
+    script.push(view(p, s1, t + 9_500, home));
+    // A plain second session: one page, two slow clicks.
+    script.push(view(p, s2, t, cart));
+    script.push(click(p, s2, t + 3_000, cart, 1, 1));
+    script.push(click(p, s2, t + 9_000, cart, 900, 500));
+    // The same event sent twice by an SDK counts once.
+    script.push(script.last().unwrap().clone());
+    send(&env, &script).await;
+
+    let live_fanout: Arc<dyn LiveFanout> =
+        Arc::new(RedisFanout::connect(&env.engines.redis).await.unwrap());
+    let mut updates = live_fanout
+        .subscribe(&format!("gosight:live:{p}"))
+        .await
+        .unwrap();
+    let stop = CancellationToken::new();
+    let running = actix_rt::spawn(
+        shard(
+            &env,
+            "",
+            &unique_name("g"),
+            2,
+            stop.clone(),
+            Some(live_fanout.clone()),
+        )
+        .run(),
+    );
+
+    wait_for("events", 17, async || {
+        count(
+            &env,
+            &format!("SELECT count() FROM events FINAL WHERE project_id = '{p}'"),
+        )
+        .await
+    })
+    .await;
+    // Both sessions end after 2 s without events: their final rows are written.
+    wait_for("ended sessions", 2, async || {
+        count(
+            &env,
+            &format!(
+                "SELECT count() FROM sessions FINAL WHERE project_id = '{p}' AND NOT is_active"
+            ),
+        )
+        .await
+    })
+    .await;
+    let insights: Vec<(String, String)> = env
+        .clickhouse
+        .client()
+        .query("SELECT insight_type, toString(session_id) FROM insights FINAL WHERE project_id = ? ORDER BY insight_type")
+        .bind(p)
+        .fetch_all()
+        .await
+        .unwrap();
+    let s1s = s1.to_string();
+    assert_eq!(
+        insights,
+        vec![
+            ("dead_click".to_string(), s1s.clone()),
+            ("error_click".to_string(), s1s.clone()),
+            ("quick_back".to_string(), s1s.clone()),
+            ("rage_click".to_string(), s1s.clone()),
+        ]
+    );
+    let first = session_row(&env, s1).await;
+    assert_eq!(
+        (
+            first.page_count,
+            first.click_count,
+            first.error_count,
+            first.event_count
+        ),
+        (3, 9, 1, 14)
+    );
+    assert!(first.has_rage_click && first.has_dead_click && first.has_error && !first.is_bounce);
+    assert_eq!(
+        (first.utm_source.as_str(), first.utm_campaign.as_str()),
+        ("news", "fall")
+    );
+    assert_eq!(first.entry_path, "/");
+    assert_eq!(first.exit_url, home);
+    assert_eq!(first.duration_ms, 9_500);
+    assert_eq!(
+        (
+            first.country_code.as_str(),
+            first.device_type.as_str(),
+            first.browser.as_str()
+        ),
+        ("GB", "desktop", "Chrome")
+    );
+    let second = session_row(&env, s2).await;
+    assert_eq!(
+        (second.page_count, second.click_count, second.event_count),
+        (1, 2, 3)
+    );
+    assert!(second.is_bounce && !second.has_rage_click && !second.has_error);
+
+    // The dashboard's live channel saw the sessions start and end.
+    let mut kinds = Vec::new();
+    while let Ok(Some(message)) =
+        tokio::time::timeout(Duration::from_millis(500), updates.next()).await
+    {
+        let value: serde_json::Value = serde_json::from_slice(&message).unwrap();
+        kinds.push(value["type"].as_str().unwrap().to_string());
+    }
+    assert_eq!(
+        kinds.iter().filter(|k| *k == "started").count(),
+        2,
+        "{kinds:?}"
+    );
+    assert_eq!(
+        kinds.iter().filter(|k| *k == "ended").count(),
+        2,
+        "{kinds:?}"
+    );
+    assert!(kinds.iter().any(|k| k == "insight"));
+
+    stop.cancel();
+    running.await.unwrap().unwrap();
+    env.engines
+        .drop_clickhouse_database(&env.clickhouse)
+        .await
+        .unwrap();
+    env.kafka
+        .delete_topics(&env.kafka.topics.all())
+        .await
+        .unwrap();
+}
