@@ -23,12 +23,14 @@ use crate::error::ConfigError;
 /// Prefix of the environment variables that override config keys.
 pub const ENV_PREFIX: &str = "GOSIGHT_";
 
-/// Conventional variables and the config key each one sets.
+/// Conventional variables and the config key each one sets (`GOSIGHT_SHARD_ID` is the
+/// processor's documented shorthand).
 pub const CONVENTIONAL_ENV: &[(&str, &str)] = &[
     ("KAFKA_BROKERS", "kafka.brokers"),
     ("CLICKHOUSE_URL", "clickhouse.url"),
     ("DATABASE_URL", "postgres.url"),
     ("REDIS_URL", "redis.url"),
+    ("GOSIGHT_SHARD_ID", "processor.shard_id"),
 ];
 
 /// Loads a config of type `T` from defaults, an optional YAML file and the environment map.
@@ -74,6 +76,9 @@ fn env_overrides(env: &HashMap<String, String>) -> Result<Dict, ConfigError> {
         let Some(rest) = var.strip_prefix(ENV_PREFIX) else {
             continue;
         };
+        if CONVENTIONAL_ENV.iter().any(|(name, _)| name == var) {
+            continue;
+        }
         let key = rest.to_ascii_lowercase().replace("__", ".");
         if key.is_empty() || key.split('.').any(str::is_empty) {
             return Err(ConfigError::Invalid {

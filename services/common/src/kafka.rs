@@ -192,7 +192,7 @@ impl KafkaConfig {
             .set("enable.auto.commit", "false")
             .set("enable.auto.offset.store", "false")
             .set("auto.offset.reset", "earliest")
-            .set("partition.assignment.strategy", "cooperative-sticky")
+            .set("partition.assignment.strategy", "roundrobin")
             .set("session.timeout.ms", "10000");
         if let Some(id) = instance_id {
             config.set("group.instance.id", id);

@@ -52,7 +52,18 @@ impl Config {
     pub fn load(file: Option<&Path>, env: &HashMap<String, String>) -> Result<Self, ConfigError> {
         let default = PathBuf::from(DEFAULT_FILE);
         let file = file.or_else(|| default.exists().then_some(default.as_path()));
-        let config: Config = gosight_common::config::load(file, env)?;
+        let mut config: Config = gosight_common::config::load(file, env)?;
+        if config.processor.shard_id.is_empty() {
+            // A StatefulSet pod's name, <set>-<ordinal>, is a stable id per shard.
+            config.processor.shard_id = env
+                .get("HOSTNAME")
+                .filter(|h| {
+                    h.rsplit_once('-')
+                        .is_some_and(|(_, n)| n.parse::<u32>().is_ok())
+                })
+                .cloned()
+                .unwrap_or_default();
+        }
         config.validate()?;
         Ok(config)
     }
@@ -188,6 +199,16 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("/nonexistent/g.yaml"), "{err}");
+    }
+
+    #[test]
+    fn shard_id_from_env_or_pod_name() {
+        let config = Config::load(None, &env(&[("GOSIGHT_SHARD_ID", "shard-a")])).unwrap();
+        assert_eq!(config.processor.shard_id, "shard-a");
+        let config = Config::load(None, &env(&[("HOSTNAME", "gosight-processor-2")])).unwrap();
+        assert_eq!(config.processor.shard_id, "gosight-processor-2");
+        let config = Config::load(None, &env(&[("HOSTNAME", "laptop")])).unwrap();
+        assert_eq!(config.processor.shard_id, "");
     }
 
     #[test]

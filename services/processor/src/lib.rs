@@ -20,3 +20,48 @@ pub mod shard;
 pub use config::ProcessorConfig;
 pub use error::ProcessorError;
 pub use shard::Shard;
+
+use std::sync::Arc;
+
+use gosight_common::backend::{EventBus, KafkaBus, LiveFanout, RedisFanout};
+use gosight_common::clickhouse::ClickHouseConfig;
+use gosight_common::health::Health;
+use gosight_common::kafka::KafkaConfig;
+use gosight_common::redis::RedisConfig;
+use tokio_util::sync::CancellationToken;
+
+/// Runs one shard on its own actix system thread until `stop` is cancelled. Redis being
+/// unreachable only disables live updates.
+pub fn spawn(
+    config: ProcessorConfig,
+    kafka: KafkaConfig,
+    clickhouse: ClickHouseConfig,
+    redis: RedisConfig,
+    health: Health,
+    stop: CancellationToken,
+) -> std::thread::JoinHandle<Result<(), ProcessorError>> {
+    std::thread::spawn(move || {
+        actix::System::new().block_on(async move {
+            let live: Option<Arc<dyn LiveFanout>> = match RedisFanout::connect(&redis).await {
+                Ok(fanout) => Some(Arc::new(fanout)),
+                Err(error) => {
+                    tracing::warn!(%error, "redis unreachable; live updates are off");
+                    None
+                }
+            };
+            let insights: Arc<dyn EventBus> = Arc::new(KafkaBus::new(&kafka)?);
+            let shard = Shard::new(
+                config,
+                &kafka,
+                clickhouse.client(),
+                Some(insights),
+                live,
+                stop,
+            )?;
+            health.set("shard", true);
+            let result = shard.run().await;
+            health.set("shard", false);
+            result
+        })
+    })
+}

@@ -94,7 +94,7 @@ pub struct Shard {
 /// One consumed message, decoded.
 enum Item {
     Event(Key, i32, i64, Arc<EventEnvelope>),
-    Replay(Key, ReplayChunkRow),
+    Replay(Key, i32, ReplayChunkRow),
 }
 
 fn decode(
@@ -127,7 +127,7 @@ fn decode(
             data: chunk.data,
             received_at: datetime(envelope.received_at.map(|t| t.unix_ms).unwrap_or_default()),
         };
-        return Some(Item::Replay((project_id, session_id), row));
+        return Some(Item::Replay((project_id, session_id), partition, row));
     }
     let envelope = EventEnvelope::decode(payload).ok()?;
     let project_id = Uuid::try_parse(&envelope.project_id).ok()?;
@@ -138,6 +138,38 @@ fn decode(
         offset,
         Arc::new(envelope),
     ))
+}
+
+/// Drops what was read from partitions revoked since the last call, and those partitions'
+/// session actors: their aggregates are durable as of the last round; the new owner resumes them.
+fn drop_revoked(
+    context: &ShardContext,
+    topics: &Topics,
+    sessions: &mut HashMap<Key, Live>,
+    items: &mut Vec<Item>,
+    offsets: &mut HashMap<(String, i32), i64>,
+) {
+    let revoked: Vec<(String, i32)> =
+        std::mem::take(&mut *context.revoked.lock().unwrap_or_else(|p| p.into_inner()));
+    if revoked.is_empty() {
+        return;
+    }
+    let gone: HashSet<i32> = revoked
+        .iter()
+        .filter(|(t, _)| *t == topics.events_raw)
+        .map(|(_, p)| *p)
+        .collect();
+    let gone_replay: HashSet<i32> = revoked
+        .iter()
+        .filter(|(t, _)| *t == topics.replay_chunks)
+        .map(|(_, p)| *p)
+        .collect();
+    offsets.retain(|key, _| !revoked.contains(key));
+    items.retain(|item| match item {
+        Item::Event(_, partition, _, _) => !gone.contains(partition),
+        Item::Replay(_, partition, _) => !gone_replay.contains(partition),
+    });
+    sessions.retain(|_, live| !gone.contains(&live.partition));
 }
 
 /// Everything a round writes.
@@ -187,7 +219,7 @@ impl Shard {
             .set("enable.auto.commit", "false")
             .set("enable.auto.offset.store", "false")
             .set("auto.offset.reset", "earliest")
-            .set("partition.assignment.strategy", "cooperative-sticky")
+            .set("partition.assignment.strategy", "roundrobin")
             .set("session.timeout.ms", "10000")
             .set("max.poll.interval.ms", "300000");
         for (key, value) in &kafka.librdkafka {
@@ -236,6 +268,9 @@ impl Shard {
                 last_idle_check = Instant::now();
             }
             if stopping {
+                // A dynamic member leaves the group on close and its partitions move at once. A
+                // static member (shard_id set) keeps them until the broker's session timeout, so
+                // a restart within it gets them back without a rebalance.
                 tracing::info!("shard stopped");
                 return Ok(());
             }
@@ -263,6 +298,15 @@ impl Shard {
                     continue;
                 }
             };
+            // A revocation is seen by the recv that returned this message: what was read before
+            // it is dropped now; this message and later ones belong to the new assignment.
+            drop_revoked(
+                self.consumer.context(),
+                &self.topics,
+                &mut self.sessions,
+                &mut items,
+                &mut offsets,
+            );
             let payload = message.payload().unwrap_or_default();
             bytes += payload.len();
             let (topic, partition, offset) =
@@ -276,41 +320,19 @@ impl Shard {
                 }
             }
         }
-        self.drop_revoked(&mut items, &mut offsets);
+        drop_revoked(
+            self.consumer.context(),
+            &self.topics,
+            &mut self.sessions,
+            &mut items,
+            &mut offsets,
+        );
         if !items.is_empty() {
             let output = self.apply(items).await?;
             self.write(output).await?;
         }
         self.commit(&offsets)?;
         Ok(stopping)
-    }
-
-    fn drop_revoked(&mut self, items: &mut Vec<Item>, offsets: &mut HashMap<(String, i32), i64>) {
-        let revoked: Vec<(String, i32)> = std::mem::take(
-            &mut *self
-                .consumer
-                .context()
-                .revoked
-                .lock()
-                .unwrap_or_else(|p| p.into_inner()),
-        );
-        if revoked.is_empty() {
-            return;
-        }
-        let events_topic = self.topics.events_raw.clone();
-        let gone: HashSet<i32> = revoked
-            .iter()
-            .filter(|(t, _)| *t == events_topic)
-            .map(|(_, p)| *p)
-            .collect();
-        offsets.retain(|key, _| !revoked.contains(key));
-        items.retain(|item| match item {
-            Item::Event(_, partition, _, _) => !gone.contains(partition),
-            Item::Replay(..) => true,
-        });
-        // Their aggregates are durable as of the last round; the new owner resumes them.
-        self.sessions
-            .retain(|_, live| !gone.contains(&live.partition));
     }
 
     async fn actor_for(&mut self, keys: &[(Key, i32)]) -> Result<(), ProcessorError> {
@@ -376,7 +398,7 @@ impl Shard {
                     }
                     group.push((partition, offset, envelope));
                 }
-                Item::Replay(key, row) => {
+                Item::Replay(key, _, row) => {
                     replayed.push(key);
                     output.replay.push(row);
                 }
@@ -502,7 +524,13 @@ impl Shard {
         for ((topic, partition), offset) in offsets {
             list.add_partition_offset(topic, *partition, Offset::Offset(offset + 1))?;
         }
-        self.consumer.commit(&list, CommitMode::Sync)?;
+        // A commit refused because the group is rebalancing is not fatal: the rows are stored,
+        // and the partition's new owner re-reads from the last commit; its copies fold by event
+        // id and its sessions skip what their stored rows already count.
+        if let Err(error) = self.consumer.commit(&list, CommitMode::Sync) {
+            metrics::counter!("gosight_processor_commit_errors_total").increment(1);
+            tracing::warn!(%error, "offset commit refused; the messages will be read again");
+        }
         Ok(())
     }
 

@@ -46,7 +46,36 @@ pub async fn ingest(config: Config) -> anyhow::Result<ExitCode> {
 }
 
 pub async fn processor(config: Config) -> anyhow::Result<ExitCode> {
-    probes_only("processor", &config.processor.probe_listen).await
+    let health = Health::default();
+    health.register("shard");
+    let token = CancellationToken::new();
+    shutdown::on_signal(token.clone(), health.clone());
+    let processor = config.processor.clone();
+    tracing::info!(shard_id = %processor.shard_id, "processor starting");
+    let shard = gosight_processor::spawn(
+        processor,
+        config.kafka.clone(),
+        config.clickhouse.clone(),
+        config.redis.clone(),
+        health.clone(),
+        token.clone(),
+    );
+    let probes = tokio::spawn({
+        let (addr, health, token) = (
+            config.processor.probe_listen.clone(),
+            health.clone(),
+            token.clone(),
+        );
+        async move { serve_probes(&addr, health, token).await }
+    });
+    let result = tokio::task::spawn_blocking(move || shard.join()).await?;
+    token.cancel();
+    let _ = probes.await;
+    match result {
+        Ok(Ok(())) => Ok(ExitCode::SUCCESS),
+        Ok(Err(error)) => Err(error.into()),
+        Err(_) => anyhow::bail!("the shard thread panicked"),
+    }
 }
 
 pub async fn api(config: Config) -> anyhow::Result<ExitCode> {

@@ -1,0 +1,308 @@
+//! Processor shards as operators run them: `gosight processor` processes, killed with SIGKILL
+//! and restarted, and scaled from two to three to two under a steady stream. Every event ends
+//! up in ClickHouse exactly once as queries see it, and every session row is right.
+
+#![allow(clippy::unwrap_used)]
+
+use std::collections::HashMap;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use gosight_common::backend::{BusRecord, EventBus, KafkaBus};
+use gosight_common::clickhouse::ClickHouseConfig;
+use gosight_common::kafka::{KafkaConfig, Topics};
+use gosight_common::migrate::{self, ClickHouseTarget};
+use gosight_common::retention::RetentionConfig;
+use gosight_common::testing::{Engines, unique_name};
+use gosight_proto::event::Payload;
+use gosight_proto::*;
+use prost::Message;
+use uuid::Uuid;
+
+const PARTITIONS: i32 = 6;
+
+struct Setup {
+    engines: Engines,
+    kafka: KafkaConfig,
+    clickhouse: ClickHouseConfig,
+    group: String,
+    project: Uuid,
+    /// Kept after the test, for reading when it fails.
+    logs: std::path::PathBuf,
+}
+
+async fn setup() -> Setup {
+    let engines = Engines::from_env();
+    let mut clickhouse = engines.clickhouse.clone();
+    clickhouse.database = unique_name("test");
+    migrate::run(
+        &ClickHouseTarget::new(clickhouse.clone()),
+        &migrate::embedded("clickhouse").unwrap(),
+        &RetentionConfig::default(),
+    )
+    .await
+    .unwrap();
+    let mut kafka = engines.kafka.clone();
+    kafka.topics = Topics::prefixed(&format!("{}.", unique_name("t")));
+    kafka
+        .ensure_topics(&kafka.topics.all(), PARTITIONS)
+        .await
+        .unwrap();
+    Setup {
+        engines,
+        kafka,
+        clickhouse,
+        group: unique_name("group"),
+        project: Uuid::new_v4(),
+        logs: tempfile::tempdir().unwrap().keep(),
+    }
+}
+
+/// `shard`: a static member id, or `dynamic-N` for a member without one.
+fn processor(s: &Setup, shard: &str) -> Child {
+    let log = std::fs::File::create(s.logs.join(format!("{shard}.log"))).unwrap();
+    let shard_id = if shard.starts_with("dynamic") {
+        ""
+    } else {
+        shard
+    };
+    let t = &s.kafka.topics;
+    Command::new(env!("CARGO_BIN_EXE_gosight"))
+        .arg("processor")
+        .env_clear()
+        .env("KAFKA_BROKERS", &s.kafka.brokers)
+        .env("CLICKHOUSE_URL", &s.clickhouse.url)
+        .env("REDIS_URL", &s.engines.redis.url)
+        .env("GOSIGHT_CLICKHOUSE__DATABASE", &s.clickhouse.database)
+        .env("GOSIGHT_KAFKA__TOPICS__EVENTS_RAW", &t.events_raw)
+        .env("GOSIGHT_KAFKA__TOPICS__REPLAY_CHUNKS", &t.replay_chunks)
+        .env("GOSIGHT_KAFKA__TOPICS__EVENTS_ERRORS", &t.events_errors)
+        .env("GOSIGHT_KAFKA__TOPICS__INSIGHTS", &t.insights)
+        .env("GOSIGHT_PROCESSOR__GROUP_ID", &s.group)
+        .env("GOSIGHT_PROCESSOR__PROBE_LISTEN", "127.0.0.1:0")
+        .env("GOSIGHT_PROCESSOR__FLUSH_INTERVAL_MS", "200")
+        .env("GOSIGHT_PROCESSOR__MAX_BATCH_ROWS", "300")
+        .env("GOSIGHT_SHARD_ID", shard_id)
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .unwrap()
+}
+
+fn sigterm(child: &mut Child) {
+    let _ = Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while child.try_wait().unwrap().is_none() {
+        assert!(
+            Instant::now() < deadline,
+            "processor did not stop on SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn click(project: Uuid, session: Uuid, n: u64) -> EventEnvelope {
+    let at = (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64;
+    EventEnvelope {
+        project_id: project.to_string(),
+        session: Some(SessionMeta {
+            session_id: session.to_string(),
+            ..Default::default()
+        }),
+        received_at: Some(Timestamp { unix_ms: at }),
+        event: Some(Event {
+            event_id: Uuid::new_v4().to_string(),
+            r#type: EventType::Click as i32,
+            timestamp: Some(Timestamp { unix_ms: at }),
+            page: Some(Page {
+                url: "https://shop.example/".into(),
+                path: "/".into(),
+                ..Default::default()
+            }),
+            sequence: n,
+            payload: Some(Payload::Click(ClickPayload {
+                x: (n % 997) as i32,
+                y: 10,
+                ..Default::default()
+            })),
+        }),
+        ..Default::default()
+    }
+}
+
+async fn produce(
+    bus: &KafkaBus,
+    s: &Setup,
+    sessions: &[Uuid],
+    round: u64,
+    sent: &mut HashMap<Uuid, u32>,
+) {
+    for session in sessions {
+        let envelope = click(s.project, *session, round);
+        bus.publish(BusRecord {
+            topic: s.kafka.topics.events_raw.clone(),
+            key: format!("{}:{session}", s.project),
+            payload: Bytes::from(envelope.encode_to_vec()),
+            headers: vec![],
+        })
+        .await
+        .unwrap();
+        *sent.entry(*session).or_default() += 1;
+    }
+}
+
+async fn scalar(s: &Setup, sql: &str) -> u64 {
+    s.clickhouse
+        .client()
+        .query(sql)
+        .fetch_one::<u64>()
+        .await
+        .unwrap()
+}
+
+/// Waits until ClickHouse holds every sent event exactly once and every session row agrees.
+async fn verify(s: &Setup, sent: &HashMap<Uuid, u32>) {
+    let total: u64 = sent.values().map(|n| u64::from(*n)).sum();
+    let p = s.project;
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let seen = scalar(
+            s,
+            &format!("SELECT count() FROM events FINAL WHERE project_id = '{p}'"),
+        )
+        .await;
+        let distinct = scalar(
+            s,
+            &format!("SELECT uniqExact(event_id) FROM events WHERE project_id = '{p}'"),
+        )
+        .await;
+        let rows: Vec<(String, u32)> = s
+            .clickhouse
+            .client()
+            .query(
+                "SELECT toString(session_id), event_count FROM sessions FINAL WHERE project_id = ?",
+            )
+            .bind(p)
+            .fetch_all()
+            .await
+            .unwrap();
+        let right = rows.len() == sent.len()
+            && rows
+                .iter()
+                .all(|(id, n)| sent.get(&Uuid::parse_str(id).unwrap()) == Some(n));
+        if seen == total && distinct == total && right {
+            return;
+        }
+        if Instant::now() > deadline {
+            let wrong: Vec<_> = rows
+                .iter()
+                .filter(|(id, n)| sent.get(&Uuid::parse_str(id).unwrap()) != Some(n))
+                .take(5)
+                .collect();
+            panic!(
+                "events as queried {seen}, distinct {distinct}, sent {total}; sessions {} of {}; wrong rows {wrong:?}; logs in {:?}",
+                rows.len(),
+                sent.len(),
+                s.logs
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+async fn cleanup(s: Setup) {
+    s.engines
+        .drop_clickhouse_database(&s.clickhouse)
+        .await
+        .unwrap();
+    s.kafka.delete_topics(&s.kafka.topics.all()).await.unwrap();
+}
+
+#[tokio::test]
+async fn sigkill_mid_batch_then_restart_loses_and_duplicates_nothing() {
+    let s = setup().await;
+    let bus = KafkaBus::new(&s.kafka).unwrap();
+    let sessions: Vec<Uuid> = (0..100).map(|_| Uuid::new_v4()).collect();
+    let mut sent = HashMap::new();
+    for round in 0..30 {
+        produce(&bus, &s, &sessions, round, &mut sent).await;
+    }
+    let mut child = processor(&s, "shard-0");
+    let p = s.project;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let seen = scalar(
+            &s,
+            &format!("SELECT count() FROM events WHERE project_id = '{p}'"),
+        )
+        .await;
+        if seen > 0 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no progress; logs in {:?}",
+            s.logs
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let partial = scalar(
+        &s,
+        &format!("SELECT count() FROM events WHERE project_id = '{p}'"),
+    )
+    .await;
+    assert!(
+        partial < 3000,
+        "the kill must land mid-stream (saw {partial})"
+    );
+
+    // Same shard id: static membership hands its partitions straight back.
+    let mut child = processor(&s, "shard-0");
+    for round in 30..40 {
+        produce(&bus, &s, &sessions, round, &mut sent).await;
+    }
+    verify(&s, &sent).await;
+    sigterm(&mut child);
+    cleanup(s).await;
+}
+
+/// Dynamic members: they leave the group when stopped, so their partitions move at once. (The
+/// test broker never reassigns a departed static member's partitions; Kafka does after
+/// `session.timeout.ms`.)
+#[tokio::test]
+async fn two_then_three_then_two_shards_under_a_steady_stream() {
+    let s = setup().await;
+    let bus = KafkaBus::new(&s.kafka).unwrap();
+    let sessions: Vec<Uuid> = (0..60).map(|_| Uuid::new_v4()).collect();
+    let mut sent = HashMap::new();
+    let mut shards = vec![processor(&s, "dynamic-0"), processor(&s, "dynamic-1")];
+    let started = Instant::now();
+    let mut round = 0;
+    let mut third_started = false;
+    let mut third_stopped = false;
+    while started.elapsed() < Duration::from_secs(24) {
+        produce(&bus, &s, &sessions, round, &mut sent).await;
+        round += 1;
+        if !third_started && started.elapsed() > Duration::from_secs(6) {
+            shards.push(processor(&s, "dynamic-2"));
+            third_started = true;
+        }
+        if !third_stopped && started.elapsed() > Duration::from_secs(15) {
+            let mut third = shards.pop().unwrap();
+            sigterm(&mut third);
+            third_stopped = true;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    verify(&s, &sent).await;
+    for mut shard in shards {
+        sigterm(&mut shard);
+    }
+    cleanup(s).await;
+}
