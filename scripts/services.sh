@@ -38,6 +38,8 @@ install() {
   command -v redis-server >/dev/null || missing+=(redis-server)
   [ -n "$(pg_bin)" ] || missing+=(postgresql)
   command -v curl >/dev/null || missing+=(curl)
+  # Browser tests (sdk/, dashboard/) drive Debian's Chromium.
+  [ -x /usr/bin/chromium ] || missing+=(chromium chromium-driver)
   if [ "${#missing[@]}" -gt 0 ]; then
     log "installing Debian packages: ${missing[*]}"
     as_root apt-get update -qq
@@ -177,6 +179,7 @@ export CLICKHOUSE_URL=http://127.0.0.1:$CH_PORT
 export DATABASE_URL=postgres://gosight:gosight@127.0.0.1:$PG_PORT/gosight
 export REDIS_URL=redis://127.0.0.1:$REDIS_PORT
 export GEOIP_TEST_DB=$HOME_DIR/geoip/GeoIP2-City-Test.mmdb
+export CHDB_PYTHON=$VENV/bin/python
 export NOIDA_DB_BIN=$(dirname "$("$VENV/bin/python" -c 'import noida_db; print(noida_db.__file__)')")/noida-db
 EOT
 }

@@ -80,8 +80,8 @@ function generateTs(schema) {
     for (const field of m.fields) {
       const [kind, ts, sub] = describe(field);
       f.print(f.jsDoc(field, "  "));
-      f.print("  ", field.localName, "?: ", ts, ";");
-      rows.push(`[${field.number}, "${field.localName}", ${kind}${sub ? `, ${sub.name}` : ""}]`);
+      f.print("  ", field.jsonName, "?: ", ts, ";");
+      rows.push(`[${field.number}, "${field.jsonName}", ${kind}${sub ? `, ${sub.name}` : ""}]`);
     }
     f.print("}");
     f.print("export const ", m.name, ": Table = [", rows.join(", "), "];");

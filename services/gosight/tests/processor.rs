@@ -306,3 +306,87 @@ async fn two_then_three_then_two_shards_under_a_steady_stream() {
     }
     cleanup(s).await;
 }
+
+/// A ClickHouse of the test's own (chdb, as `scripts/services.sh` runs it), to stop and restart.
+struct PrivateClickHouse {
+    child: Child,
+    port: u16,
+    dir: std::path::PathBuf,
+}
+
+impl PrivateClickHouse {
+    fn start(port: u16, dir: std::path::PathBuf) -> Self {
+        let python = std::env::var("CHDB_PYTHON").expect("CHDB_PYTHON (scripts/services.sh env)");
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/chdb_server.py");
+        let child = Command::new(python)
+            .arg(script)
+            .arg(&dir)
+            .arg(port.to_string())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "clickhouse did not start");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        Self { child, port, dir }
+    }
+
+    fn stop(mut self) -> (u16, std::path::PathBuf) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+        (self.port, self.dir)
+    }
+}
+
+#[tokio::test]
+async fn clickhouse_down_for_30_s_loses_nothing() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let clickhouse_dir = tempfile::tempdir().unwrap().keep();
+    let server = PrivateClickHouse::start(port, clickhouse_dir);
+    let mut s = setup().await;
+    s.engines
+        .drop_clickhouse_database(&s.clickhouse)
+        .await
+        .unwrap();
+    s.clickhouse.url = format!("http://127.0.0.1:{port}");
+    migrate::run(
+        &ClickHouseTarget::new(s.clickhouse.clone()),
+        &migrate::embedded("clickhouse").unwrap(),
+        &RetentionConfig::default(),
+    )
+    .await
+    .unwrap();
+    let bus = KafkaBus::new(&s.kafka).unwrap();
+    let sessions: Vec<Uuid> = (0..20).map(|_| Uuid::new_v4()).collect();
+    let mut sent = HashMap::new();
+    let mut child = processor(&s, "shard-0");
+    for round in 0..5 {
+        produce(&bus, &s, &sessions, round, &mut sent).await;
+    }
+    verify(&s, &sent).await;
+
+    let (port, dir) = server.stop();
+    let down = Instant::now();
+    let mut round = 5;
+    while down.elapsed() < Duration::from_secs(30) {
+        produce(&bus, &s, &sessions, round, &mut sent).await;
+        round += 1;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "the processor keeps running while ClickHouse is down"
+    );
+    let server = PrivateClickHouse::start(port, dir);
+    verify(&s, &sent).await;
+    sigterm(&mut child);
+    s.kafka.delete_topics(&s.kafka.topics.all()).await.unwrap();
+    server.stop();
+}
