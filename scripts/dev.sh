@@ -30,11 +30,14 @@ done
 cat <<EOT
 
 GoSight is running:
-  ingest     http://127.0.0.1:8081   (health: /health, readiness: /ready)
-  processor  http://127.0.0.1:8083/health
+  ingest     http://127.0.0.1:8081   (POST /v1/events, /v1/replay; /health, /ready, /metrics)
+             grpc 127.0.0.1:50051
+  processor  http://127.0.0.1:8083/health   (writes to ClickHouse database "gosight")
   api        http://127.0.0.1:8082/health
   alerts     http://127.0.0.1:8084/health
 Engines: $KAFKA_BROKERS (Kafka), $CLICKHOUSE_URL (ClickHouse), PostgreSQL and Redis on 127.0.0.1.
+Create a user and a project key: $bin user create --email you@example.com --password-stdin --role admin
+                                  $bin project create --name Shop --owner you@example.com
 Ctrl-C stops the components; 'bash scripts/services.sh stop' stops the engines.
 EOT
 wait -n "${pids[@]}"

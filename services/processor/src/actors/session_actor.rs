@@ -1,8 +1,9 @@
 //! `SessionActor`: one live session — its aggregate and its detection windows.
 //!
-//! Restart (a panic in its logic, caught by [`catch_panic`]): the actor resumes from the last
-//! row it handed out for writing (`durable`), with empty detection windows; the events of the
-//! message that panicked are still written by the shard, uncounted in the aggregate.
+//! Restart (a panic in its logic, caught by [`catch_panic`]): the aggregate is put back as it was
+//! before the message that panicked (a copy taken for the length of each message, not kept
+//! while idle), the detection windows start empty, and the supervisor restarts the actor. The
+//! events of that message are still written by the shard, uncounted in the aggregate.
 
 use std::sync::Arc;
 
@@ -23,7 +24,6 @@ const INSIGHT_NAMESPACE: Uuid = Uuid::from_u128(0x6f1c_2a57_8d3e_4b09_9c4f_7a21_
 
 pub struct SessionActor {
     state: SessionState,
-    durable: SessionRow,
     windows: Windows,
     thresholds: Arc<Thresholds>,
     panics: PanicLog,
@@ -42,7 +42,6 @@ impl SessionActor {
     pub fn new(state: SessionState, thresholds: Arc<Thresholds>, panics: PanicLog) -> Self {
         let announced = state.row.event_count > 0;
         Self {
-            durable: state.row.clone(),
             state,
             windows: Windows::default(),
             thresholds,
@@ -124,7 +123,6 @@ impl Actor for SessionActor {
 
 impl Supervised for SessionActor {
     fn restarting(&mut self, _ctx: &mut Self::Context) {
-        self.state = SessionState::from_row(self.durable.clone());
         self.windows = Windows::default();
     }
 }
@@ -148,11 +146,12 @@ impl Handler<Apply> for SessionActor {
 
     fn handle(&mut self, msg: Apply, ctx: &mut Self::Context) -> Self::Result {
         let panics = self.panics.clone();
-        let output = catch_panic::<Self, _>(ctx, &panics, "session", || self.apply(&msg.0))?;
-        if let Some(row) = &output.session {
-            self.durable = row.clone();
+        let before = self.state.row.clone();
+        let output = catch_panic::<Self, _>(ctx, &panics, "session", || self.apply(&msg.0));
+        if output.is_err() {
+            self.state = SessionState::from_row(before);
         }
-        Ok(output)
+        output
     }
 }
 
@@ -169,9 +168,7 @@ impl Handler<MarkReplay> for SessionActor {
             return None;
         }
         self.state.row.has_replay = true;
-        let row = self.state.snapshot(true);
-        self.durable = row.clone();
-        Some(row)
+        Some(self.state.snapshot(true))
     }
 }
 

@@ -1,0 +1,138 @@
+//! Routing and detection without I/O: envelopes grouped per session, as a shard round does, sent
+//! to supervised `SessionActor`s that update aggregates, run every detector and build the rows.
+//!
+//! `cargo bench -p gosight-processor --bench sessions`; figures in docs/benchmarks.md.
+
+#![allow(clippy::unwrap_used, missing_debug_implementations)]
+
+use std::sync::Arc;
+
+use actix::prelude::*;
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use futures::future::join_all;
+use gosight_actors::PanicLog;
+use gosight_processor::actors::{Apply, SessionActor};
+use gosight_processor::detect::Thresholds;
+use gosight_processor::session::SessionState;
+use gosight_proto::event::Payload;
+use gosight_proto::*;
+use uuid::Uuid;
+
+const SESSIONS: usize = 1_000;
+const EVENTS_PER_SESSION: usize = 10;
+
+fn envelope(project: Uuid, session: Uuid, n: usize) -> Arc<EventEnvelope> {
+    let payload = match n % 5 {
+        0 => Payload::MouseMove(MouseMovePayload {
+            positions: (0..5)
+                .map(|i| MousePosition {
+                    x: i * 30,
+                    y: 10,
+                    offset_ms: i as u32 * 50,
+                })
+                .collect(),
+            ..Default::default()
+        }),
+        1 => Payload::Scroll(ScrollPayload {
+            scroll_y: (n * 40) as i32,
+            max_depth_percent: 30,
+            ..Default::default()
+        }),
+        _ => Payload::Click(ClickPayload {
+            x: (n * 13 % 800) as i32,
+            y: 200,
+            viewport_width: 1280,
+            ..Default::default()
+        }),
+    };
+    let ty = match &payload {
+        Payload::MouseMove(_) => EventType::MouseMove,
+        Payload::Scroll(_) => EventType::Scroll,
+        _ => EventType::Click,
+    };
+    Arc::new(EventEnvelope {
+        project_id: project.to_string(),
+        session: Some(SessionMeta {
+            session_id: session.to_string(),
+            ..Default::default()
+        }),
+        event: Some(Event {
+            event_id: Uuid::new_v4().to_string(),
+            r#type: ty as i32,
+            timestamp: Some(Timestamp {
+                unix_ms: 1_763_700_000_000 + n as i64 * 100,
+            }),
+            page: Some(Page {
+                url: "https://shop.example/p".into(),
+                path: "/p".into(),
+                ..Default::default()
+            }),
+            sequence: n as u64,
+            payload: Some(payload),
+        }),
+        ..Default::default()
+    })
+}
+
+fn bench(c: &mut Criterion) {
+    let system = actix::System::new();
+    let project = Uuid::new_v4();
+    let thresholds = Arc::new(Thresholds::default());
+    let panics = PanicLog::default();
+    let actors: Vec<(Uuid, Addr<SessionActor>)> = system.block_on(async {
+        (0..SESSIONS)
+            .map(|_| {
+                let session = Uuid::new_v4();
+                let (t, p) = (thresholds.clone(), panics.clone());
+                let state = SessionState::new(project, session);
+                (
+                    session,
+                    Supervisor::start(move |_| SessionActor::new(state, t, p)),
+                )
+            })
+            .collect()
+    });
+    let mut offset = 0i64;
+    let mut group = c.benchmark_group("session_actors");
+    group.throughput(Throughput::Elements((SESSIONS * EVENTS_PER_SESSION) as u64));
+    group.sample_size(20);
+    group.bench_function("route_apply_detect_10k_events", |b| {
+        b.iter_batched(
+            || {
+                // Fresh envelopes (new ids, later offsets) for every round.
+                actors
+                    .iter()
+                    .map(|(session, addr)| {
+                        let batch: Vec<(i32, i64, Arc<EventEnvelope>)> = (0..EVENTS_PER_SESSION)
+                            .map(|n| {
+                                offset += 1;
+                                (0, offset, envelope(project, *session, offset as usize + n))
+                            })
+                            .collect();
+                        (addr.clone(), batch)
+                    })
+                    .collect::<Vec<_>>()
+            },
+            |round| {
+                system.block_on(async {
+                    let replies = join_all(
+                        round
+                            .into_iter()
+                            .map(|(addr, batch)| addr.send(Apply(batch))),
+                    )
+                    .await;
+                    replies
+                        .into_iter()
+                        .map(|r| r.unwrap().unwrap().events.len())
+                        .sum::<usize>()
+                })
+            },
+            criterion::BatchSize::LargeInput,
+        )
+    });
+    group.finish();
+    assert_eq!(panics.count(), 0);
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

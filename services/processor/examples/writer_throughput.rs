@@ -1,0 +1,63 @@
+//! One `TableWriter` into ClickHouse: inserts N event rows (default 500,000) in batches of
+//! 10,000 through Add/Flush, as a shard round does, and reports rows per second.
+//!
+//! `eval "$(bash scripts/services.sh env)"; cargo run --release -p gosight-processor --example writer_throughput`
+
+#![allow(clippy::unwrap_used, clippy::print_stdout)]
+
+use std::time::{Duration, Instant};
+
+use actix::prelude::*;
+use gosight_common::backend::EventRow;
+use gosight_common::migrate::{self, ClickHouseTarget};
+use gosight_common::retention::RetentionConfig;
+use gosight_common::testing::{Engines, unique_name};
+use gosight_processor::actors::{Add, Flush, TableWriter};
+use time::OffsetDateTime;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+fn main() {
+    let total: usize = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(500_000);
+    System::new().block_on(async move {
+        let engines = Engines::from_env();
+        let mut config = engines.clickhouse.clone();
+        config.database = unique_name("bench");
+        migrate::run(&ClickHouseTarget::new(config.clone()), &migrate::embedded("clickhouse").unwrap(), &RetentionConfig::default())
+            .await
+            .unwrap();
+        let writer = TableWriter::<EventRow>::new(config.client(), "events", 10_000, CancellationToken::new()).start();
+        let project = Uuid::new_v4();
+        let now = OffsetDateTime::now_utc();
+        let sessions: Vec<Uuid> = (0..1000).map(|_| Uuid::new_v4()).collect();
+        let batches: Vec<Vec<EventRow>> = (0..total / 10_000)
+            .map(|b| {
+                (0..10_000)
+                    .map(|i| {
+                        let n = b * 10_000 + i;
+                        let mut row = EventRow::new(project, sessions[n % 1000], Uuid::new_v4(), "click", now - Duration::from_millis(n as u64));
+                        row.url = format!("https://shop.example/products/{}", n % 500);
+                        row.path = format!("/products/{}", n % 500);
+                        row.x = (n % 1280) as i32;
+                        row.viewport_width = 1280;
+                        row.target_selector = "main > button.buy".into();
+                        row.payload = format!("{{\"eventId\":\"{n}\",\"type\":\"EVENT_TYPE_CLICK\",\"click\":{{\"x\":{}}}}}", n % 1280);
+                        row
+                    })
+                    .collect()
+            })
+            .collect();
+        let started = Instant::now();
+        let mut written = 0;
+        for batch in batches {
+            writer.do_send(Add(batch));
+            written += writer.send(Flush).await.unwrap().unwrap();
+        }
+        let secs = started.elapsed().as_secs_f64();
+        println!("rows={written} seconds={secs:.2} rows_per_s={:.0}", written as f64 / secs);
+        engines.drop_clickhouse_database(&config).await.unwrap();
+    });
+}
