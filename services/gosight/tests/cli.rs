@@ -98,23 +98,20 @@ async fn migrate_is_idempotent_and_a_broken_file_fails_by_name() {
 
     let first = gosight(&["migrate"], &all_env, dir.path());
     assert!(first.status.success(), "{}", text(&first));
-    assert!(
-        text(&first).contains("clickhouse: 5 applied"),
-        "{}",
-        text(&first)
-    );
+    let clickhouse_files = gosight_common::migrate::embedded("clickhouse")
+        .unwrap()
+        .len();
+    let postgres_files = gosight_common::migrate::embedded("postgres").unwrap().len();
+    let applied = format!("clickhouse: {clickhouse_files} applied");
+    assert!(text(&first).contains(&applied), "{}", text(&first));
     let second = gosight(&["migrate"], &all_env, dir.path());
     assert!(second.status.success(), "{}", text(&second));
-    assert!(
-        text(&second).contains("clickhouse: 0 applied, 5 already applied"),
-        "{}",
-        text(&second)
-    );
-    assert!(
-        text(&second).contains("postgres: 0 applied, 1 already applied"),
-        "{}",
-        text(&second)
-    );
+    for noop in [
+        format!("clickhouse: 0 applied, {clickhouse_files} already applied"),
+        format!("postgres: 0 applied, {postgres_files} already applied"),
+    ] {
+        assert!(text(&second).contains(&noop), "{}", text(&second));
+    }
 
     // A copy of the shipped migrations plus a broken one, in a directory of the operator's.
     let sql = dir.path().join("sql");

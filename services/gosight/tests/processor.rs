@@ -59,8 +59,20 @@ async fn setup() -> Setup {
     }
 }
 
+/// A child process that is killed when dropped, so a failing test leaves none behind.
+struct Proc(Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        if self.0.try_wait().ok().flatten().is_none() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
 /// `shard`: a static member id, or `dynamic-N` for a member without one.
-fn processor(s: &Setup, shard: &str) -> Child {
+fn processor(s: &Setup, shard: &str) -> Proc {
     let log = std::fs::File::create(s.logs.join(format!("{shard}.log"))).unwrap();
     let shard_id = if shard.starts_with("dynamic") {
         ""
@@ -87,10 +99,12 @@ fn processor(s: &Setup, shard: &str) -> Child {
         .stdout(Stdio::null())
         .stderr(log)
         .spawn()
+        .map(Proc)
         .unwrap()
 }
 
-fn sigterm(child: &mut Child) {
+fn sigterm(child: &mut Proc) {
+    let child = &mut child.0;
     let _ = Command::new("kill")
         .arg("-TERM")
         .arg(child.id().to_string())
@@ -250,8 +264,8 @@ async fn sigkill_mid_batch_then_restart_loses_and_duplicates_nothing() {
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    child.kill().unwrap();
-    child.wait().unwrap();
+    child.0.kill().unwrap();
+    child.0.wait().unwrap();
     let partial = scalar(
         &s,
         &format!("SELECT count() FROM events WHERE project_id = '{p}'"),
@@ -309,7 +323,7 @@ async fn two_then_three_then_two_shards_under_a_steady_stream() {
 
 /// A ClickHouse of the test's own (chdb, as `scripts/services.sh` runs it), to stop and restart.
 struct PrivateClickHouse {
-    child: Child,
+    child: Proc,
     port: u16,
     dir: std::path::PathBuf,
 }
@@ -325,6 +339,7 @@ impl PrivateClickHouse {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
+            .map(Proc)
             .unwrap();
         let deadline = Instant::now() + Duration::from_secs(60);
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
@@ -334,10 +349,11 @@ impl PrivateClickHouse {
         Self { child, port, dir }
     }
 
-    fn stop(mut self) -> (u16, std::path::PathBuf) {
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
-        (self.port, self.dir)
+    fn stop(self) -> (u16, std::path::PathBuf) {
+        // Dropping the guard kills the server.
+        let Self { child, port, dir } = self;
+        drop(child);
+        (port, dir)
     }
 }
 
@@ -381,7 +397,7 @@ async fn clickhouse_down_for_30_s_loses_nothing() {
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     assert!(
-        child.try_wait().unwrap().is_none(),
+        child.0.try_wait().unwrap().is_none(),
         "the processor keeps running while ClickHouse is down"
     );
     let server = PrivateClickHouse::start(port, dir);
