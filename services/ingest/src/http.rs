@@ -214,23 +214,30 @@ fn observe(endpoint: &'static str, started: Instant, result: &Result<HttpRespons
     }
 }
 
+/// Runs one request's work and records its latency and outcome.
+async fn timed(
+    endpoint: &'static str,
+    work: impl Future<Output = Result<HttpResponse, IngestError>>,
+) -> Result<HttpResponse, IngestError> {
+    let started = Instant::now();
+    let result = work.await;
+    observe(endpoint, started, &result);
+    result
+}
+
 pub async fn events(
     req: HttpRequest,
     payload: web::Payload,
     ingestor: web::Data<Arc<Ingestor>>,
 ) -> Result<HttpResponse, IngestError> {
-    let started = Instant::now();
-    let result = async {
+    timed("events", async {
         let limit = ingestor.config().max_body_bytes;
         let (batch, q) = body_of(&req, payload, limit, &ingestor).await?;
-        let ack = ingestor
-            .events(request_key(&req, &q), batch, &client_info(&req))
-            .await?;
+        let key = request_key(&req, &q);
+        let ack = ingestor.events(key, batch, &client_info(&req)).await?;
         Ok(respond(&req, &ack))
-    }
-    .await;
-    observe("events", started, &result);
-    result
+    })
+    .await
 }
 
 pub async fn replay(
@@ -238,18 +245,14 @@ pub async fn replay(
     payload: web::Payload,
     ingestor: web::Data<Arc<Ingestor>>,
 ) -> Result<HttpResponse, IngestError> {
-    let started = Instant::now();
-    let result = async {
+    timed("replay", async {
         let limit = ingestor.config().max_replay_body_bytes;
         let (chunk, q) = body_of(&req, payload, limit, &ingestor).await?;
-        let ack = ingestor
-            .replay(request_key(&req, &q), chunk, &client_info(&req))
-            .await?;
+        let key = request_key(&req, &q);
+        let ack = ingestor.replay(key, chunk, &client_info(&req)).await?;
         Ok(respond(&req, &ack))
-    }
-    .await;
-    observe("replay", started, &result);
-    result
+    })
+    .await
 }
 
 /// CORS preflight. With `?key=`, the origin is checked against the project's allowed domains

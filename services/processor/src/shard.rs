@@ -172,6 +172,25 @@ fn drop_revoked(
     sessions.retain(|_, live| !gone.contains(&live.partition));
 }
 
+/// Hands `rows` to a writer and waits until they are in ClickHouse.
+async fn flush<R>(writer: &Addr<TableWriter<R>>, rows: Vec<R>) -> Result<(), ProcessorError>
+where
+    R: for<'a> clickhouse::Row<Value<'a> = R>
+        + clickhouse::RowWrite
+        + serde::Serialize
+        + Unpin
+        + Send
+        + Sync
+        + 'static,
+{
+    if rows.is_empty() {
+        return Ok(());
+    }
+    writer.do_send(Add(rows));
+    writer.send(Flush).await??;
+    Ok(())
+}
+
 /// Everything a round writes.
 #[derive(Default)]
 struct RoundOutput {
@@ -473,24 +492,10 @@ impl Shard {
             })
             .collect();
         // Events first, sessions last: a session row never claims events that are not stored.
-        if !events.is_empty() {
-            self.writers.events.do_send(Add(events));
-            self.writers.events.send(Flush).await??;
-        }
-        if !insights.is_empty() {
-            self.writers.insights.do_send(Add(insights));
-            self.writers.insights.send(Flush).await??;
-        }
-        if !replay.is_empty() {
-            self.writers.replay.do_send(Add(replay));
-            self.writers.replay.send(Flush).await??;
-        }
-        if !sessions.is_empty() {
-            self.writers
-                .sessions
-                .do_send(Add(sessions.into_values().collect()));
-            self.writers.sessions.send(Flush).await??;
-        }
+        flush(&self.writers.events, events).await?;
+        flush(&self.writers.insights, insights).await?;
+        flush(&self.writers.replay, replay).await?;
+        flush(&self.writers.sessions, sessions.into_values().collect()).await?;
         if let Some(bus) = &self.insights_bus {
             for result in join_all(insight_records.into_iter().map(|r| bus.publish(r))).await {
                 result?;
