@@ -74,6 +74,22 @@ impl LiveUpdate {
         }
     }
 
+    /// Page changes and actions a person watching would notice; pointer moves, scrolls, vitals
+    /// and the like are not sent one by one.
+    pub fn worth_sending(envelope: &EventEnvelope) -> bool {
+        matches!(
+            envelope.event.as_ref().and_then(|e| e.payload.as_ref()),
+            Some(
+                Payload::PageView(_)
+                    | Payload::Click(_)
+                    | Payload::JsError(_)
+                    | Payload::NetworkError(_)
+                    | Payload::Custom(_)
+                    | Payload::Input(_)
+            )
+        )
+    }
+
     pub fn from_event(row: &SessionRow, envelope: &EventEnvelope) -> Self {
         let event = envelope.event.as_ref();
         let at_ms = event
