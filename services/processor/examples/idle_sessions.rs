@@ -64,6 +64,12 @@ fn main() {
         let after = rss_kib();
         let per_session = (after - before) as f64 * 1024.0 / count as f64;
         println!("sessions={count} rss_before_kib={before} rss_after_kib={after} bytes_per_session={per_session:.0}");
+        println!(
+            "inline sizes: session_actor={} session_row={} windows={}",
+            std::mem::size_of::<SessionActor>(),
+            std::mem::size_of::<gosight_common::backend::SessionRow>(),
+            std::mem::size_of::<gosight_processor::detect::Windows>()
+        );
         assert_eq!(panics.count(), 0);
     });
 }

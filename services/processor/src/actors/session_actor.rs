@@ -91,6 +91,8 @@ impl SessionActor {
     fn apply(&mut self, items: &[(i32, i64, Arc<EventEnvelope>)]) -> Output {
         let mut output = Output::default();
         for (partition, offset, envelope) in items {
+            #[cfg(feature = "fault-injection")]
+            inject_fault(envelope);
             if self.state.apply(envelope, *partition, *offset) == Applied::Duplicate {
                 continue;
             }
@@ -114,6 +116,18 @@ impl SessionActor {
         }
         output.session = Some(self.state.snapshot(true));
         output
+    }
+}
+
+/// Test builds only (`--features fault-injection`): a custom event named
+/// `gosight.fault.panic` makes the session's logic panic, after it has counted earlier events.
+#[cfg(feature = "fault-injection")]
+fn inject_fault(envelope: &EventEnvelope) {
+    use gosight_proto::event::Payload;
+    if let Some(Payload::Custom(custom)) = envelope.event.as_ref().and_then(|e| e.payload.as_ref())
+        && custom.name == "gosight.fault.panic"
+    {
+        panic!("injected fault");
     }
 }
 
