@@ -5,7 +5,8 @@
 //! - [`shard`]: one consumer-group member: rounds of consume → apply → write → commit.
 //! - [`actors`]: `SessionActor` (one per live session) and `TableWriter` (one per table).
 //! - [`session`]: the session aggregate. [`convert`]: envelopes to rows and signals.
-//! - [`detect`]: the UX insight detectors, pure functions over per-session windows.
+//! - [`detect`]: the UX insight detectors, pure functions over per-session windows;
+//!   [`thresholds`]: their per-project settings.
 //! - [`live`]: live updates for the dashboard.
 
 pub mod actors;
@@ -16,6 +17,7 @@ pub mod error;
 pub mod live;
 pub mod session;
 pub mod shard;
+pub mod thresholds;
 
 pub use config::ProcessorConfig;
 pub use error::ProcessorError;
@@ -27,16 +29,19 @@ use gosight_common::backend::{EventBus, KafkaBus, LiveFanout, RedisFanout};
 use gosight_common::clickhouse::ClickHouseConfig;
 use gosight_common::health::Health;
 use gosight_common::kafka::KafkaConfig;
+use gosight_common::postgres::PostgresConfig;
 use gosight_common::redis::RedisConfig;
 use tokio_util::sync::CancellationToken;
 
 /// Runs one shard on its own actix system thread until `stop` is cancelled. Redis being
-/// unreachable only disables live updates.
+/// unreachable only disables live updates; PostgreSQL being unreachable only means default
+/// insight thresholds.
 pub fn spawn(
     config: ProcessorConfig,
     kafka: KafkaConfig,
     clickhouse: ClickHouseConfig,
     redis: RedisConfig,
+    postgres: PostgresConfig,
     health: Health,
     stop: CancellationToken,
 ) -> std::thread::JoinHandle<Result<(), ProcessorError>> {
@@ -50,12 +55,15 @@ pub fn spawn(
                 }
             };
             let insights: Arc<dyn EventBus> = Arc::new(KafkaBus::new(&kafka)?);
+            // Per-project insight settings; the pool connects lazily.
+            let settings = postgres.pool()?;
             let shard = Shard::new(
                 config,
                 &kafka,
                 clickhouse.client(),
                 Some(insights),
                 live,
+                Some(settings),
                 stop,
             )?;
             health.set("shard", true);

@@ -41,6 +41,7 @@ use crate::convert::{datetime, event_row};
 use crate::error::ProcessorError;
 use crate::live::{LiveUpdate, channel};
 use crate::session::SessionState;
+use crate::thresholds::ProjectThresholds;
 
 type Key = (Uuid, Uuid);
 
@@ -86,7 +87,7 @@ pub struct Shard {
     insights_bus: Option<Arc<dyn EventBus>>,
     live: Option<Arc<dyn LiveFanout>>,
     sessions: HashMap<Key, Live>,
-    thresholds: Arc<crate::detect::Thresholds>,
+    thresholds: ProjectThresholds,
     panics: PanicLog,
     stop: CancellationToken,
 }
@@ -228,6 +229,7 @@ impl Shard {
         clickhouse: clickhouse::Client,
         insights_bus: Option<Arc<dyn EventBus>>,
         live: Option<Arc<dyn LiveFanout>>,
+        postgres: Option<deadpool_postgres::Pool>,
         stop: CancellationToken,
     ) -> Result<Self, ProcessorError> {
         let mut client = rdkafka::ClientConfig::new();
@@ -259,7 +261,7 @@ impl Shard {
             sessions: TableWriter::new(clickhouse.clone(), "sessions", rows, stop.clone()).start(),
         };
         Ok(Self {
-            thresholds: Arc::new(config.thresholds.clone()),
+            thresholds: ProjectThresholds::new(config.thresholds.clone(), postgres),
             topics: kafka.topics.clone(),
             config,
             consumer,
@@ -371,7 +373,8 @@ impl Shard {
                 Some(row) => SessionState::from_row(row.clone()),
                 None => SessionState::new(key.0, key.1),
             };
-            let (thresholds, panics) = (self.thresholds.clone(), self.panics.clone());
+            let thresholds = self.thresholds.get(key.0).await;
+            let panics = self.panics.clone();
             let addr = Supervisor::start(move |_| SessionActor::new(state, thresholds, panics));
             self.sessions.insert(
                 key,

@@ -26,6 +26,8 @@ struct Env {
     clickhouse: ClickHouseConfig,
     bus: KafkaBus,
     project: Uuid,
+    /// Project settings, for the tests that need them.
+    postgres: Option<gosight_common::postgres::PostgresConfig>,
 }
 
 async fn env() -> Env {
@@ -49,6 +51,7 @@ async fn env() -> Env {
         clickhouse,
         bus,
         project: Uuid::new_v4(),
+        postgres: None,
     }
 }
 
@@ -167,6 +170,7 @@ fn shard(
         env.clickhouse.client(),
         Some(insights),
         live,
+        env.postgres.as_ref().map(|p| p.pool().unwrap()),
         stop,
     )
     .unwrap()
@@ -371,6 +375,70 @@ async fn scripted_sessions_give_expected_rows_and_insights() {
 
     stop.cancel();
     running.await.unwrap().unwrap();
+    env.engines
+        .drop_clickhouse_database(&env.clickhouse)
+        .await
+        .unwrap();
+    env.kafka
+        .delete_topics(&env.kafka.topics.all())
+        .await
+        .unwrap();
+}
+
+#[actix_rt::test]
+async fn insight_thresholds_follow_project_settings() {
+    let mut env = env().await;
+    let postgres = env.engines.postgres_database().await.unwrap();
+    let pool = postgres.pool().unwrap();
+    migrate::run(
+        &gosight_common::migrate::PostgresTarget::new(pool.clone()),
+        &migrate::embedded("postgres").unwrap(),
+        &RetentionConfig::default(),
+    )
+    .await
+    .unwrap();
+    let (strict, default) = (Uuid::new_v4(), Uuid::new_v4());
+    let client = pool.get().await.unwrap();
+    client
+        .execute(
+            "INSERT INTO projects (id, name, slug, settings) VALUES
+             ($1, 'Strict', 'strict', '{\"insights\": {\"rage_min_clicks\": 3}}'),
+             ($2, 'Default', 'default', '{}')",
+            &[&strict, &default],
+        )
+        .await
+        .unwrap();
+    drop(client);
+    env.postgres = Some(postgres.clone());
+
+    // Four quick clicks on one spot in each project: rage only where the project says 3 suffice.
+    let t = now_ms() - 60_000;
+    let url = "https://shop.example/";
+    let mut script = Vec::new();
+    for project in [strict, default] {
+        let session = Uuid::new_v4();
+        script.push(view(project, session, t, url));
+        script.extend((0..4).map(|i| click(project, session, t + 100 + i * 150, url, 300, 300)));
+    }
+    send(&env, &script).await;
+    let stop = CancellationToken::new();
+    let running = actix_rt::spawn(shard(&env, "", &unique_name("g"), 2, stop.clone(), None).run());
+    wait_for("ended sessions", 2, async || {
+        count(&env, &format!("SELECT count() FROM sessions FINAL WHERE project_id IN ('{strict}', '{default}') AND NOT is_active")).await
+    })
+    .await;
+    let rage = |project: Uuid| {
+        format!(
+            "SELECT count() FROM insights FINAL WHERE project_id = '{project}' AND insight_type = 'rage_click'"
+        )
+    };
+    assert_eq!(count(&env, &rage(strict)).await, 1);
+    assert_eq!(count(&env, &rage(default)).await, 0);
+
+    stop.cancel();
+    running.await.unwrap().unwrap();
+    pool.close();
+    env.engines.drop_postgres_database(&postgres).await.unwrap();
     env.engines
         .drop_clickhouse_database(&env.clickhouse)
         .await

@@ -57,6 +57,7 @@ pub async fn processor(config: Config) -> anyhow::Result<ExitCode> {
         config.kafka.clone(),
         config.clickhouse.clone(),
         config.redis.clone(),
+        config.postgres.clone(),
         health.clone(),
         token.clone(),
     );
