@@ -86,6 +86,32 @@ impl Engines {
         Ok(())
     }
 
+    /// A fresh ClickHouse database with GoSight's migrations applied (default retention).
+    pub async fn migrated_clickhouse(&self) -> Result<ClickHouseConfig> {
+        let mut config = self.clickhouse.clone();
+        config.database = unique_name("test");
+        let target = crate::migrate::ClickHouseTarget::new(config.clone());
+        let migrations = crate::migrate::embedded("clickhouse")?;
+        crate::migrate::run(
+            &target,
+            &migrations,
+            &crate::retention::RetentionConfig::default(),
+        )
+        .await?;
+        Ok(config)
+    }
+
+    /// The Kafka config with a fresh, prefixed set of every GoSight topic, created with
+    /// `partitions` partitions.
+    pub async fn kafka_with_topics(&self, partitions: i32) -> Result<KafkaConfig> {
+        let mut config = self.kafka.clone();
+        config.topics = crate::kafka::Topics::prefixed(&format!("{}.", unique_name("t")));
+        config
+            .ensure_topics(&config.topics.all(), partitions)
+            .await?;
+        Ok(config)
+    }
+
     /// A fresh topic with `partitions` partitions.
     pub async fn kafka_topic(&self, partitions: i32) -> Result<String> {
         let name = unique_name("test");

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use gosight_common::backend::{BusRecord, EventBus, KafkaBus};
 use gosight_common::clickhouse::ClickHouseConfig;
-use gosight_common::kafka::{KafkaConfig, Topics};
+use gosight_common::kafka::KafkaConfig;
 use gosight_common::migrate::{self, ClickHouseTarget};
 use gosight_common::retention::RetentionConfig;
 use gosight_common::testing::{Engines, unique_name};
@@ -34,21 +34,8 @@ struct Setup {
 
 async fn setup() -> Setup {
     let engines = Engines::from_env();
-    let mut clickhouse = engines.clickhouse.clone();
-    clickhouse.database = unique_name("test");
-    migrate::run(
-        &ClickHouseTarget::new(clickhouse.clone()),
-        &migrate::embedded("clickhouse").unwrap(),
-        &RetentionConfig::default(),
-    )
-    .await
-    .unwrap();
-    let mut kafka = engines.kafka.clone();
-    kafka.topics = Topics::prefixed(&format!("{}.", unique_name("t")));
-    kafka
-        .ensure_topics(&kafka.topics.all(), PARTITIONS)
-        .await
-        .unwrap();
+    let clickhouse = engines.migrated_clickhouse().await.unwrap();
+    let kafka = engines.kafka_with_topics(PARTITIONS).await.unwrap();
     Setup {
         engines,
         kafka,

@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use gosight_common::backend::{BusRecord, EventBus, KafkaBus, LiveFanout, RedisFanout, SessionRow};
 use gosight_common::clickhouse::ClickHouseConfig;
-use gosight_common::kafka::{KafkaConfig, Topics};
-use gosight_common::migrate::{self, ClickHouseTarget};
+use gosight_common::kafka::KafkaConfig;
+use gosight_common::migrate;
 use gosight_common::retention::RetentionConfig;
 use gosight_common::testing::{Engines, unique_name};
 use gosight_processor::{ProcessorConfig, Shard};
@@ -32,18 +32,8 @@ struct Env {
 
 async fn env() -> Env {
     let engines = Engines::from_env();
-    let mut clickhouse = engines.clickhouse.clone();
-    clickhouse.database = unique_name("test");
-    migrate::run(
-        &ClickHouseTarget::new(clickhouse.clone()),
-        &migrate::embedded("clickhouse").unwrap(),
-        &RetentionConfig::default(),
-    )
-    .await
-    .unwrap();
-    let mut kafka = engines.kafka.clone();
-    kafka.topics = Topics::prefixed(&format!("{}.", unique_name("t")));
-    kafka.ensure_topics(&kafka.topics.all(), 3).await.unwrap();
+    let clickhouse = engines.migrated_clickhouse().await.unwrap();
+    let kafka = engines.kafka_with_topics(3).await.unwrap();
     let bus = KafkaBus::new(&kafka).unwrap();
     Env {
         engines,
