@@ -609,15 +609,7 @@ async fn cors_follows_allowed_domains() {
     )
     .await;
 
-    let metrics = h
-        .http
-        .get(format!("{}/metrics", h.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = h.metrics().await;
     assert!(
         metrics.contains("gosight_ingest_request_duration_seconds"),
         "{metrics}"

@@ -181,15 +181,7 @@ async fn redis_down_keeps_accepting_and_counts_it() {
             200
         );
     }
-    let metrics = h
-        .http
-        .get(format!("{}/metrics", h.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = h.metrics().await;
     let errors: f64 = metrics
         .lines()
         .find(|l| l.starts_with("gosight_ingest_rate_limit_redis_errors_total"))

@@ -436,16 +436,15 @@ impl Shard {
                 continue;
             };
             live.last_seen = Instant::now();
-            let fallback: Vec<EventRow> = envelopes
-                .iter()
-                .filter_map(|(_, _, e)| event_row(e))
-                .collect();
-            pending.push((live.addr.send(Apply(envelopes)), fallback));
+            // Kept (cheap Arc clones) in case the session fails; rows are built only then.
+            let kept: Vec<Arc<EventEnvelope>> =
+                envelopes.iter().map(|(_, _, e)| e.clone()).collect();
+            pending.push((live.addr.send(Apply(envelopes)), kept));
         }
-        for (reply, fallback) in join_all(
+        for (reply, kept) in join_all(
             pending
                 .into_iter()
-                .map(|(f, rows)| async move { (f.await, rows) }),
+                .map(|(f, kept)| async move { (f.await, kept) }),
         )
         .await
         {
@@ -453,7 +452,9 @@ impl Shard {
                 Ok(Ok(out)) => output.absorb(out),
                 // The session's logic panicked (it restarts) or its mailbox is gone: the events
                 // are still written, uncounted in the aggregate.
-                Ok(Err(_)) | Err(_) => output.events.extend(fallback),
+                Ok(Err(_)) | Err(_) => output
+                    .events
+                    .extend(kept.iter().filter_map(|e| event_row(e))),
             }
         }
         for key in replayed {

@@ -45,6 +45,19 @@ async fn env() -> Env {
     }
 }
 
+impl Env {
+    async fn cleanup(&self) {
+        self.engines
+            .drop_clickhouse_database(&self.clickhouse)
+            .await
+            .unwrap();
+        self.kafka
+            .delete_topics(&self.kafka.topics.all())
+            .await
+            .unwrap();
+    }
+}
+
 fn now_ms() -> i64 {
     (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
 }
@@ -365,14 +378,7 @@ async fn scripted_sessions_give_expected_rows_and_insights() {
 
     stop.cancel();
     running.await.unwrap().unwrap();
-    env.engines
-        .drop_clickhouse_database(&env.clickhouse)
-        .await
-        .unwrap();
-    env.kafka
-        .delete_topics(&env.kafka.topics.all())
-        .await
-        .unwrap();
+    env.cleanup().await;
 }
 
 #[actix_rt::test]
@@ -429,12 +435,5 @@ async fn insight_thresholds_follow_project_settings() {
     running.await.unwrap().unwrap();
     pool.close();
     env.engines.drop_postgres_database(&postgres).await.unwrap();
-    env.engines
-        .drop_clickhouse_database(&env.clickhouse)
-        .await
-        .unwrap();
-    env.kafka
-        .delete_topics(&env.kafka.topics.all())
-        .await
-        .unwrap();
+    env.cleanup().await;
 }

@@ -161,6 +161,19 @@ impl Harness {
         panic!("ingest never became ready");
     }
 
+    /// The Prometheus text of `/metrics`.
+    pub async fn metrics(&self) -> String {
+        let url = format!("{}/metrics", self.base);
+        self.http
+            .get(url)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
     pub fn consumer(&self, topic: &str) -> KafkaBusConsumer {
         KafkaBusConsumer::new(&self.engines.kafka, &unique_name("group"), None, &[topic]).unwrap()
     }
