@@ -56,6 +56,18 @@ pub async fn create_user(
     password: &str,
     role: UserRole,
 ) -> Result<Uuid, ApiError> {
+    let client = pool.get().await?;
+    insert_user(&client, email, name, password, role).await
+}
+
+/// [`create_user`] on a given connection or transaction.
+pub async fn insert_user(
+    client: &impl deadpool_postgres::GenericClient,
+    email: &str,
+    name: &str,
+    password: &str,
+    role: UserRole,
+) -> Result<Uuid, ApiError> {
     validate_email(email)?;
     if password.chars().count() < MIN_PASSWORD_LEN {
         return Err(ApiError::invalid(
@@ -64,7 +76,6 @@ pub async fn create_user(
         ));
     }
     let hash = hash_password(password)?;
-    let client = pool.get().await?;
     let row = client
         .query_opt(
             "INSERT INTO users (email, name, password_hash, role) VALUES ($1, $2, $3, $4)

@@ -11,6 +11,14 @@ pub struct ApiConfig {
     /// Key signing access tokens (HS256), at least 32 bytes in production. Empty: a random key
     /// per start, which signs everyone out on restart.
     pub jwt_secret: Secret,
+    /// Lifetime of an access token in seconds, e.g. `900`. Short, since it cannot be revoked.
+    pub access_token_ttl_seconds: u64,
+    /// Lifetime of a refresh token in days, e.g. `30`. Each use rotates it.
+    pub refresh_token_ttl_days: u64,
+    /// Largest page any list endpoint returns, e.g. `200`; larger `limit`s are capped.
+    pub max_page_size: u32,
+    /// HTTP worker threads; `0`: one per core.
+    pub workers: usize,
 }
 
 impl Default for ApiConfig {
@@ -18,6 +26,10 @@ impl Default for ApiConfig {
         Self {
             listen: "127.0.0.1:8082".into(),
             jwt_secret: Secret::default(),
+            access_token_ttl_seconds: 900,
+            refresh_token_ttl_days: 30,
+            max_page_size: 200,
+            workers: 0,
         }
     }
 }

@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use std::sync::Arc;
 
-use gosight_common::backend::{KafkaBus, PostgresMetadata};
+use gosight_common::backend::{KafkaBus, PostgresMetadata, RedisFanout};
 use gosight_common::health::{Health, serve_probes};
 use gosight_common::shutdown;
 use gosight_ingest::Dependencies;
@@ -80,7 +80,25 @@ pub async fn processor(config: Config) -> anyhow::Result<ExitCode> {
 }
 
 pub async fn api(config: Config) -> anyhow::Result<ExitCode> {
-    probes_only("api", &config.api.listen).await
+    let health = Health::default();
+    let token = CancellationToken::new();
+    shutdown::on_signal(token.clone(), health.clone());
+    let live: Option<Arc<dyn gosight_common::backend::LiveFanout>> =
+        match RedisFanout::connect(&config.redis).await {
+            Ok(fanout) => Some(Arc::new(fanout)),
+            Err(error) => {
+                tracing::warn!(%error, "redis unreachable; the live view is unavailable");
+                None
+            }
+        };
+    let deps = gosight_api::Dependencies {
+        pg: config.postgres.pool()?,
+        clickhouse: config.clickhouse.client(),
+        live,
+    };
+    let server = gosight_api::start(config.api.clone(), deps, health, token).await?;
+    server.stopped.await?;
+    Ok(ExitCode::SUCCESS)
 }
 
 pub async fn alerts(config: Config) -> anyhow::Result<ExitCode> {
