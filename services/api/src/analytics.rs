@@ -399,9 +399,9 @@ pub struct ErrorParams {
 #[derive(Debug, Serialize, Deserialize, clickhouse::Row)]
 struct ErrorGroup {
     fingerprint: u64,
-    event_type: String,
+    kind: String,
     message: String,
-    stack: String,
+    top_stack: String,
     count: u64,
     sessions: u64,
     first_seen_ms: i64,
@@ -428,8 +428,8 @@ pub async fn errors(
     let groups = state
         .clickhouse
         .query(&format!(
-            "SELECT error_fingerprint AS fingerprint, toString(any(event_type)) AS event_type,
-                    any(error_message) AS message, substring(any(error_stack), 1, 4096) AS stack,
+            "SELECT error_fingerprint AS fingerprint, toString(any(event_type)) AS kind,
+                    any(error_message) AS message, substring(any(error_stack), 1, 4096) AS top_stack,
                     count() AS count, uniqExact(session_id) AS sessions,
                     toUnixTimestamp64Milli(min(timestamp)) AS first_seen_ms,
                     toUnixTimestamp64Milli(max(timestamp)) AS last_seen_ms,
@@ -446,8 +446,8 @@ pub async fn errors(
         .into_iter()
         .map(|g| {
             serde_json::json!({
-                "fingerprint": g.fingerprint.to_string(), "type": g.event_type,
-                "message": g.message, "stack": g.stack, "count": g.count, "sessions": g.sessions,
+                "fingerprint": g.fingerprint.to_string(), "type": g.kind,
+                "message": g.message, "stack": g.top_stack, "count": g.count, "sessions": g.sessions,
                 "first_seen": rfc3339_ms(g.first_seen_ms), "last_seen": rfc3339_ms(g.last_seen_ms),
                 "example_sessions": g.example_sessions,
             })

@@ -79,7 +79,8 @@ pub async fn socket(
         if session.text(first.to_string()).await.is_err() {
             return;
         }
-        let mut ping = tokio::time::interval(Duration::from_secs(20));
+        let period = Duration::from_secs(20);
+        let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
         let mut last_heard = Instant::now();
         loop {
             tokio::select! {

@@ -199,7 +199,7 @@ pub async fn list(
     let (cmp, dir) = if desc { ("<", "DESC") } else { (">", "ASC") };
     if cursor.is_some() {
         sql.push_str(&format!(
-            " AND ({sort_expr}, session_id) {cmp} ({{cursor_key:Int64}}, {{cursor_id:UUID}})"
+            " AND ({sort_expr}, session_id) {cmp} ({{cursor_key:Int64}}, {{cursor_id:String}})"
         ));
     }
     sql.push_str(&format!(

@@ -100,8 +100,10 @@ async fn viewers_read_but_change_nothing() {
         if writes {
             assert_eq!(status, 403, "{method} {path}: {answer}");
         } else {
-            assert_ne!(status, 403, "{method} {path}: {answer}");
-            assert_ne!(status, 401, "{method} {path}: {answer}");
+            assert!(
+                status == 200 || status == 404 || (status == 400 && path.ends_with("/live")),
+                "{method} {path}: {status} {answer}"
+            );
         }
     }
     // Replay can be kept from viewers.

@@ -32,6 +32,7 @@ impl Harness {
     }
 
     pub async fn with_config(mut config: ApiConfig) -> Self {
+        let _ = tracing_subscriber::fmt().with_test_writer().try_init();
         let engines = Engines::from_env();
         let postgres = engines.postgres_database().await.unwrap();
         let pool = postgres.pool().unwrap();
