@@ -7,7 +7,7 @@
 //! - [`accounts`]: users, password hashing, project creation (shared with the CLI).
 //! - [`projects`]: projects, write keys, members. [`alert_rules`]: alert rule CRUD.
 //! - [`sessions`]: sessions list, session detail, replay. [`analytics`]: overview, heatmaps,
-//!   insights, errors. [`live`]: the live-sessions WebSocket.
+//!   insights, errors. [`live`]: the live-sessions WebSocket. [`openapi`]: the OpenAPI document.
 //!
 //! [`start`] boots the server (tests bind it to `127.0.0.1:0`).
 
@@ -19,6 +19,7 @@ pub mod auth;
 pub mod config;
 pub mod error;
 pub mod live;
+pub mod openapi;
 pub mod projects;
 pub mod query;
 pub mod sessions;
@@ -77,6 +78,7 @@ fn query_config() -> web::QueryConfig {
 /// Every route under `/api/v1`.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     use web::{delete, get, patch, post, put};
+    cfg.route("/api/openapi.json", get().to(openapi::serve));
     cfg.service(
         web::scope("/api/v1")
             .route("/auth/login", post().to(auth::login))

@@ -324,3 +324,43 @@ async fn settings_and_alert_rules_are_validated() {
     assert_eq!((status, body["field"].as_str()), (400, Some("path")));
     h.stop().await;
 }
+
+#[tokio::test]
+async fn every_documented_route_exists_and_guards_itself() {
+    let h = Harness::start().await;
+    let response = h.http.get(h.url("/api/openapi.json")).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    let doc: serde_json::Value = response.json().await.unwrap();
+    let paths = doc["paths"].as_object().unwrap();
+    let mut operations = 0;
+    let any = "00000000-0000-4000-8000-000000000001";
+    for (path, methods) in paths {
+        for (method, operation) in methods.as_object().unwrap() {
+            operations += 1;
+            let concrete: String = path
+                .split('/')
+                .map(|s| if s.starts_with('{') { any } else { s })
+                .collect::<Vec<_>>()
+                .join("/");
+            let method = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+            let mut request = h.http.request(method.clone(), h.url(&concrete));
+            if operation.get("requestBody").is_some() {
+                request = request.json(&json!({}));
+            }
+            let response = request.send().await.unwrap();
+            let status = response.status().as_u16();
+            let body: serde_json::Value = response.json().await.unwrap_or_default();
+            assert_ne!(
+                body["error"], "route not found",
+                "{method} {path} is not routed"
+            );
+            if operation.get("security").is_some() {
+                assert_eq!(status, 401, "{method} {path} without a token: {body}");
+            } else {
+                assert!(status < 500, "{method} {path}: {status} {body}");
+            }
+        }
+    }
+    assert_eq!(operations, gosight_api::openapi::ROUTES.len());
+    h.stop().await;
+}
