@@ -56,10 +56,17 @@ struct Vital {
 /// Sessions in the range, one row per session (the newest version).
 const SESSIONS_IN_RANGE: &str = "FROM sessions FINAL WHERE project_id = ?
     AND started_at >= fromUnixTimestamp64Milli(?) AND started_at < fromUnixTimestamp64Milli(?)";
-/// Events in the range, redelivered copies folded.
-const EVENTS_IN_RANGE: &str = "(SELECT * FROM events WHERE project_id = ?
-    AND timestamp >= fromUnixTimestamp64Milli(?) AND timestamp < fromUnixTimestamp64Milli(?)
-    LIMIT 1 BY event_id)";
+/// Events in the range of the given types with only `columns` read, redelivered copies folded
+/// (`LIMIT 1 BY event_id` over the few columns needed, after the type filter).
+fn events_in_range(columns: &str, types: &str) -> String {
+    format!(
+        "(SELECT event_id, {columns} FROM events WHERE project_id = ?
+          AND timestamp >= fromUnixTimestamp64Milli(?) AND timestamp < fromUnixTimestamp64Milli(?)
+          AND event_type IN ({types}) LIMIT 1 BY event_id)"
+    )
+}
+
+const ERROR_TYPES: &str = "'js_error', 'network_error'";
 
 async fn top(
     state: &AppState,
@@ -75,8 +82,9 @@ async fn top(
         )
     } else {
         format!(
-            "SELECT toString({column}) AS key, count() AS count FROM {EVENTS_IN_RANGE}
-             WHERE event_type = 'page_view' GROUP BY key ORDER BY count DESC, key LIMIT 10"
+            "SELECT toString({column}) AS key, count() AS count FROM {}
+             GROUP BY key ORDER BY count DESC, key LIMIT 10",
+            events_in_range(column, "'page_view'")
         )
     };
     Ok(state
@@ -117,10 +125,10 @@ pub async fn overview(
                 countIf(has_error) AS error_sessions {SESSIONS_IN_RANGE}"
     )))
     .fetch_one::<Totals>();
+    // Page views and errors come from the session rows (their counters), not an events scan.
     let events = bind3(ch.query(&format!(
-        "SELECT countIf(event_type = 'page_view') AS page_views,
-                countIf(event_type IN ('js_error', 'network_error')) AS errors,
-                toUInt64(0) AS rage_clicks, toUInt64(0) AS dead_clicks FROM {EVENTS_IN_RANGE}"
+        "SELECT sum(page_count) AS page_views, sum(error_count) AS errors,
+                toUInt64(0) AS rage_clicks, toUInt64(0) AS dead_clicks {SESSIONS_IN_RANGE}"
     )))
     .fetch_one::<EventTotals>();
     let frustration = bind3(ch.query(
@@ -133,17 +141,16 @@ pub async fn overview(
     .fetch_one::<EventTotals>();
     let bucket = range.bucket_seconds();
     let series = bind3(ch.query(&format!(
-        "SELECT toUnixTimestamp64Milli(toDateTime64(toStartOfInterval(timestamp, INTERVAL {bucket} SECOND), 3)) AS bucket_ms,
-                uniqExactIf(session_id, event_type = 'page_view') AS sessions,
-                countIf(event_type = 'page_view') AS page_views,
-                countIf(event_type IN ('js_error', 'network_error')) AS errors
-         FROM {EVENTS_IN_RANGE} GROUP BY bucket_ms ORDER BY bucket_ms"
+        "SELECT toUnixTimestamp64Milli(toDateTime64(toStartOfInterval(started_at, INTERVAL {bucket} SECOND), 3)) AS bucket_ms,
+                count() AS sessions, sum(page_count) AS page_views, sum(error_count) AS errors
+         {SESSIONS_IN_RANGE} GROUP BY bucket_ms ORDER BY bucket_ms"
     )))
     .fetch_all::<Point>();
     let vitals = bind3(ch.query(&format!(
         "SELECT toString(metric_name) AS name, quantile(0.75)(metric_value) AS p75, count() AS samples
-         FROM {EVENTS_IN_RANGE} WHERE event_type = 'web_vitals' AND metric_name != ''
-         GROUP BY name ORDER BY name"
+         FROM {} WHERE metric_name != ''
+         GROUP BY name ORDER BY name",
+        events_in_range("metric_name, metric_value", "'web_vitals'")
     )))
     .fetch_all::<Vital>();
     let (totals, events, frustration, series, vitals) =
@@ -276,10 +283,14 @@ pub async fn heatmap(
         .query(&format!(
             "SELECT target_selector AS selector, any(target_text) AS text, count() AS clicks,
                     uniqExact(session_id) AS sessions
-             FROM {EVENTS_IN_RANGE}
-             WHERE event_type = 'click' AND path = ? AND target_selector != ''
+             FROM {}
+             WHERE path = ? AND target_selector != ''
                AND viewport_width >= ? AND viewport_width < ?
-             GROUP BY selector ORDER BY clicks DESC, selector LIMIT 20"
+             GROUP BY selector ORDER BY clicks DESC, selector LIMIT 20",
+            events_in_range(
+                "session_id, path, target_selector, target_text, viewport_width",
+                "'click'"
+            )
         ))
         .bind(project)
         .bind(range.from_ms)
@@ -434,8 +445,12 @@ pub async fn errors(
                     toUnixTimestamp64Milli(min(timestamp)) AS first_seen_ms,
                     toUnixTimestamp64Milli(max(timestamp)) AS last_seen_ms,
                     arrayMap(s -> toString(s), groupUniqArray(5)(session_id)) AS example_sessions
-             FROM {EVENTS_IN_RANGE} WHERE event_type IN ('js_error', 'network_error')
-             GROUP BY fingerprint ORDER BY count DESC, fingerprint LIMIT {limit}"
+             FROM {}
+             GROUP BY fingerprint ORDER BY count DESC, fingerprint LIMIT {limit}",
+            events_in_range(
+                "session_id, event_type, error_fingerprint, error_message, error_stack, timestamp",
+                ERROR_TYPES
+            )
         ))
         .bind(project)
         .bind(range.from_ms)

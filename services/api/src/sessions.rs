@@ -170,12 +170,12 @@ pub async fn list(
     add(&mut sql, " AND browser = ?", browser);
     add(
         &mut sql,
-        " AND session_id IN (SELECT session_id FROM events WHERE project_id = {project:UUID} AND path = ?)",
+        " AND session_id IN (SELECT session_id FROM events WHERE project_id = {project:UUID} AND timestamp >= fromUnixTimestamp64Milli({from_ms:Int64}) AND timestamp < fromUnixTimestamp64Milli({to_ms:Int64}) + INTERVAL 1 DAY AND event_type = 'page_view' AND path = ?)",
         page_path,
     );
     add(
         &mut sql,
-        " AND (positionCaseInsensitive(entry_url, ?) > 0 OR session_id IN (SELECT session_id FROM events WHERE project_id = {project:UUID} AND event_type = 'page_view' AND positionCaseInsensitive(url, {url:String}) > 0))",
+        " AND (positionCaseInsensitive(entry_url, ?) > 0 OR session_id IN (SELECT session_id FROM events WHERE project_id = {project:UUID} AND timestamp >= fromUnixTimestamp64Milli({from_ms:Int64}) AND timestamp < fromUnixTimestamp64Milli({to_ms:Int64}) + INTERVAL 1 DAY AND event_type = 'page_view' AND positionCaseInsensitive(url, {url:String}) > 0))",
         url.clone(),
     );
     for (flag, value) in [
@@ -212,6 +212,8 @@ pub async fn list(
         .query(&sql)
         .param("project", project.to_string())
         .param("url", url.unwrap_or_default())
+        .param("from_ms", range.from_ms)
+        .param("to_ms", range.to_ms)
         .bind(project)
         .bind(range.from_ms)
         .bind(range.to_ms);

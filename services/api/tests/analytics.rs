@@ -56,24 +56,24 @@ async fn seed(h: &Harness) -> Seeded {
         s1,
         2,
         1,
-        "browser, device_type, country_code, duration_ms, event_count, has_error, is_active, user_id, entry_url;
-         'Chrome', 'desktop', 'US', 60000, 12, true, true, 'user-1', 'https://shop.example.com/'",
+        "browser, device_type, country_code, duration_ms, event_count, has_error, is_active, user_id, entry_url, page_count, error_count;
+         'Chrome', 'desktop', 'US', 60000, 12, true, true, 'user-1', 'https://shop.example.com/', 2, 1",
     ))
     .await;
     h.ch(&session(
         s2,
         1,
         120,
-        "browser, device_type, country_code, duration_ms, event_count, has_rage_click;
-         'Firefox', 'mobile', 'DE', 5000, 8, true",
+        "browser, device_type, country_code, duration_ms, event_count, has_rage_click, page_count;
+         'Firefox', 'mobile', 'DE', 5000, 8, true, 1",
     ))
     .await;
     h.ch(&session(
         s3,
         1,
         180,
-        "browser, device_type, country_code, duration_ms, event_count, is_bounce;
-         'Chrome', 'desktop', 'US', 1000, 2, true",
+        "browser, device_type, country_code, duration_ms, event_count, is_bounce, page_count;
+         'Chrome', 'desktop', 'US', 1000, 2, true, 1",
     ))
     .await;
 
