@@ -41,6 +41,15 @@ impl ProjectRole {
     }
 }
 
+/// The role `user` acts with, given their membership row's role (`None`: not a member). A
+/// global admin acts as owner everywhere; `None` for a non-member who is not an admin.
+pub fn effective_role(user: &AuthUser, member_role: Option<&str>) -> Option<ProjectRole> {
+    if user.is_admin() {
+        return Some(ProjectRole::Owner);
+    }
+    member_role.map(|role| ProjectRole::parse(role).unwrap_or(ProjectRole::Viewer))
+}
+
 /// What a request needs to be allowed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Need {
@@ -73,10 +82,8 @@ pub async fn require(
     let Some(row) = row else {
         return Err(ApiError::NotFound("project".into()));
     };
-    let role = match row.get::<_, Option<String>>(0) {
-        _ if user.is_admin() => ProjectRole::Owner,
-        Some(role) => ProjectRole::parse(&role).unwrap_or(ProjectRole::Viewer),
-        None => return Err(ApiError::NotFound("project".into())),
+    let Some(role) = effective_role(user, row.get::<_, Option<&str>>(0)) else {
+        return Err(ApiError::NotFound("project".into()));
     };
     let viewers_watch: bool = row.get(1);
     let least = match need {

@@ -87,11 +87,16 @@ pub async fn insert_user(
         .ok_or_else(|| ApiError::Conflict(format!("a user with email {email} exists")))
 }
 
+/// `prefix` and `N` random bytes in hex, for keys and tokens shown to a client once.
+pub fn random_token<const N: usize>(prefix: &str) -> String {
+    let bytes: [u8; N] = rand::random();
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    format!("{prefix}{hex}")
+}
+
 /// A new write key: `gs_` and 40 hex characters (160 random bits).
 pub fn new_api_key() -> String {
-    let bytes: [u8; 20] = rand::random();
-    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    format!("gs_{hex}")
+    random_token::<20>("gs_")
 }
 
 /// Characters of a key shown in lists to tell keys apart.

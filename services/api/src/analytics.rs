@@ -114,7 +114,7 @@ pub async fn overview(
 ) -> ApiResult<HttpResponse> {
     let project = path.into_inner();
     require(&state, &user, project, Need::Read).await?;
-    let range = Range::parse(&params)?;
+    let range = Range::parse(params.from.as_deref(), params.to.as_deref())?;
     let ch = &state.clickhouse;
     let bind3 = |q: clickhouse::query::Query| q.bind(project).bind(range.from_ms).bind(range.to_ms);
     let totals = bind3(ch.query(&format!(
@@ -237,10 +237,7 @@ pub async fn heatmap(
     let project = path.into_inner();
     require(&state, &user, project, Need::Read).await?;
     let p = params.into_inner();
-    let range = Range::parse(&RangeParams {
-        from: p.from.clone(),
-        to: p.to.clone(),
-    })?;
+    let range = Range::parse(p.from.as_deref(), p.to.as_deref())?;
     let page = text_filter("path", &Some(p.path.clone()))?.unwrap_or_default();
     let device = p.device.unwrap_or_else(|| "desktop".into());
     if !["mobile", "tablet", "desktop"].contains(&device.as_str()) {
@@ -350,10 +347,7 @@ pub async fn insights(
     let project = path.into_inner();
     require(&state, &user, project, Need::Read).await?;
     let p = params.into_inner();
-    let range = Range::parse(&RangeParams {
-        from: p.from.clone(),
-        to: p.to.clone(),
-    })?;
+    let range = Range::parse(p.from.as_deref(), p.to.as_deref())?;
     if let Some(t) = &p.insight_type
         && !INSIGHT_TYPES.contains(&t.as_str())
     {
@@ -431,10 +425,7 @@ pub async fn errors(
     let project = path.into_inner();
     require(&state, &user, project, Need::Read).await?;
     let p = params.into_inner();
-    let range = Range::parse(&RangeParams {
-        from: p.from.clone(),
-        to: p.to.clone(),
-    })?;
+    let range = Range::parse(p.from.as_deref(), p.to.as_deref())?;
     let limit = state.page_size(p.limit, 50);
     let groups = state
         .clickhouse

@@ -161,10 +161,9 @@ fn sha256(token: &str) -> Vec<u8> {
     Sha256::digest(token.as_bytes()).to_vec()
 }
 
+/// `gsr_` and 64 hex characters (256 random bits).
 fn new_refresh_token() -> String {
-    let bytes: [u8; 32] = rand::random();
-    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    format!("gsr_{hex}")
+    accounts::random_token::<32>("gsr_")
 }
 
 fn access_token(state: &AppState, user: Uuid, role: UserRole) -> ApiResult<String> {
@@ -294,17 +293,8 @@ pub async fn refresh(
     };
     let (token_id, family): (Uuid, Uuid) = (row.get(0), row.get(1));
     if row.get::<_, bool>(2) {
-        client
-            .execute(
-                "UPDATE refresh_tokens SET revoked_at = coalesce(revoked_at, now())
-                 WHERE family_id = $1",
-                &[&family],
-            )
-            .await?;
         tracing::warn!(%family, "rotated refresh token reused; its family is revoked");
-        return Err(ApiError::unauthorized(
-            "refresh token already used; sign in again",
-        ));
+        return Err(revoke_family(&client, family).await);
     }
     if row.get::<_, bool>(3) || row.get::<_, bool>(8) {
         return Err(ApiError::unauthorized(
@@ -327,18 +317,25 @@ pub async fn refresh(
         .await?;
     if rotated == 0 {
         // A concurrent refresh won the race with the same token: treat it as reuse.
-        client
-            .execute(
-                "UPDATE refresh_tokens SET revoked_at = coalesce(revoked_at, now())
-                 WHERE family_id = $1",
-                &[&family],
-            )
-            .await?;
-        return Err(ApiError::unauthorized(
-            "refresh token already used; sign in again",
-        ));
+        return Err(revoke_family(&client, family).await);
     }
     Ok(HttpResponse::Ok().json(response))
+}
+
+/// Revokes every token rotated from one login after a token was used twice; answers the 401 to
+/// send (or the storage error that kept it from revoking).
+async fn revoke_family(client: &deadpool_postgres::Object, family: Uuid) -> ApiError {
+    let revoked = client
+        .execute(
+            "UPDATE refresh_tokens SET revoked_at = coalesce(revoked_at, now())
+             WHERE family_id = $1",
+            &[&family],
+        )
+        .await;
+    match revoked {
+        Ok(_) => ApiError::unauthorized("refresh token already used; sign in again"),
+        Err(error) => error.into(),
+    }
 }
 
 /// `POST /api/v1/auth/logout`: revokes the refresh token's whole family.

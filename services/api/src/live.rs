@@ -20,11 +20,6 @@ use crate::query::rfc3339_ms;
 use crate::sessions::SessionSummary;
 use crate::state::AppState;
 
-/// The processor's channel for a project (see `gosight_processor::live`).
-pub fn channel(project: Uuid) -> String {
-    format!("gosight:live:{project}")
-}
-
 /// Most sessions in a snapshot.
 pub const SNAPSHOT_LIMIT: u32 = 500;
 
@@ -71,7 +66,9 @@ pub async fn socket(
         )));
     };
     // Subscribe before reading the snapshot so no update falls between the two.
-    let mut updates = live.subscribe(&channel(project)).await?;
+    let mut updates = live
+        .subscribe(&gosight_processor::live::channel(project))
+        .await?;
     let first = snapshot(&state, project).await?;
     let (response, mut session, mut incoming) =
         actix_ws::handle(&req, body).map_err(|e| ApiError::invalid("upgrade", &e.to_string()))?;

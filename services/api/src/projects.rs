@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::access::{Need, ProjectRole, require};
+use crate::access::{Need, ProjectRole, effective_role, require};
 use crate::accounts::{self, KEY_PREFIX_LEN};
 use crate::auth::AuthUser;
 use crate::error::{ApiError, ApiResult};
@@ -53,16 +53,7 @@ pub async fn list(state: web::Data<AppState>, user: AuthUser) -> ApiResult<HttpR
         .await?;
     let projects: Vec<Project> = rows
         .iter()
-        .map(|row| {
-            let role = if user.is_admin() {
-                ProjectRole::Owner
-            } else {
-                row.get::<_, Option<String>>(6)
-                    .and_then(|r| ProjectRole::parse(&r))
-                    .unwrap_or(ProjectRole::Viewer)
-            };
-            project_of(row, role)
-        })
+        .filter_map(|row| Some(project_of(row, effective_role(&user, row.get(6))?)))
         .collect();
     Ok(HttpResponse::Ok().json(serde_json::json!({ "projects": projects })))
 }
@@ -209,7 +200,7 @@ pub async fn update(
     body: web::Json<UpdateProject>,
 ) -> ApiResult<HttpResponse> {
     let project = path.into_inner();
-    require(&state, &user, project, Need::Manage).await?;
+    let role = require(&state, &user, project, Need::Manage).await?;
     if let Some(name) = &body.name
         && (name.trim().is_empty() || name.chars().count() > 200)
     {
@@ -222,12 +213,14 @@ pub async fn update(
         validate_settings(settings)?;
     }
     let client = state.pg.get().await?;
-    client
-        .execute(
-            "UPDATE projects SET name = coalesce($2, name),
-                    allowed_domains = coalesce($3, allowed_domains),
-                    settings = coalesce($4, settings), updated_at = now()
-             WHERE id = $1",
+    let row = client
+        .query_one(
+            &format!(
+                "UPDATE projects p SET name = coalesce($2, name),
+                        allowed_domains = coalesce($3, allowed_domains),
+                        settings = coalesce($4, settings), updated_at = now()
+                 WHERE id = $1 RETURNING {PROJECT_COLUMNS}"
+            ),
             &[
                 &project,
                 &body.name.as_deref().map(str::trim),
@@ -236,8 +229,7 @@ pub async fn update(
             ],
         )
         .await?;
-    drop(client);
-    get(state, user, web::Path::from(project)).await
+    Ok(HttpResponse::Ok().json(project_of(&row, role)))
 }
 
 /// `DELETE /api/v1/projects/{id}`: owners only.

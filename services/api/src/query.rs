@@ -33,14 +33,14 @@ fn parse_time(field: &str, value: &str) -> ApiResult<OffsetDateTime> {
 }
 
 impl Range {
-    /// From the request; default the last [`DEFAULT_RANGE_DAYS`] days up to now.
-    pub fn parse(params: &RangeParams) -> ApiResult<Self> {
+    /// From a request's `from` and `to`; default the last [`DEFAULT_RANGE_DAYS`] days up to now.
+    pub fn parse(from: Option<&str>, to: Option<&str>) -> ApiResult<Self> {
         let now = OffsetDateTime::now_utc();
-        let to = match &params.to {
+        let to = match to {
             Some(v) => parse_time("to", v)?,
             None => now + time::Duration::minutes(1),
         };
-        let from = match &params.from {
+        let from = match from {
             Some(v) => parse_time("from", v)?,
             None => to - time::Duration::days(DEFAULT_RANGE_DAYS),
         };
@@ -97,22 +97,12 @@ mod tests {
 
     #[test]
     fn ranges_parse_and_are_checked() {
-        let ok = Range::parse(&RangeParams {
-            from: Some("2026-12-01T00:00:00Z".into()),
-            to: Some("2026-12-02T00:00:00Z".into()),
-        })
-        .unwrap();
+        let ok = Range::parse(Some("2026-12-01T00:00:00Z"), Some("2026-12-02T00:00:00Z")).unwrap();
         assert_eq!(ok.to_ms - ok.from_ms, 86_400_000);
         assert_eq!(ok.bucket_seconds(), 3600);
-        let bad = Range::parse(&RangeParams {
-            from: Some("yesterday".into()),
-            to: None,
-        });
+        let bad = Range::parse(Some("yesterday"), None);
         assert!(matches!(bad, Err(ApiError::Invalid { field, .. }) if field == "from"));
-        let reversed = Range::parse(&RangeParams {
-            from: Some("2026-12-02T00:00:00Z".into()),
-            to: Some("2026-12-01T00:00:00Z".into()),
-        });
+        let reversed = Range::parse(Some("2026-12-02T00:00:00Z"), Some("2026-12-01T00:00:00Z"));
         assert!(reversed.is_err());
         assert_eq!(rfc3339_ms(0), "1970-01-01T00:00:00Z");
     }

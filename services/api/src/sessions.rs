@@ -9,7 +9,7 @@ use uuid::Uuid;
 use crate::access::{Need, require};
 use crate::auth::AuthUser;
 use crate::error::{ApiError, ApiResult};
-use crate::query::{Range, RangeParams, rfc3339_ms, text_filter};
+use crate::query::{Range, rfc3339_ms, text_filter};
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize)]
@@ -123,10 +123,7 @@ pub async fn list(
     let project = path.into_inner();
     require(&state, &user, project, Need::Read).await?;
     let p = params.into_inner();
-    let range = Range::parse(&RangeParams {
-        from: p.from.clone(),
-        to: p.to.clone(),
-    })?;
+    let range = Range::parse(p.from.as_deref(), p.to.as_deref())?;
     let limit = state.page_size(p.limit, 50);
     let sort_expr = match p.sort.as_deref().unwrap_or("started_at") {
         "started_at" => "toUnixTimestamp64Milli(started_at)",

@@ -391,7 +391,7 @@ async fn live_socket_sends_a_snapshot_then_updates() {
     );
     fanout
         .publish(
-            &gosight_api::live::channel(d.project),
+            &gosight_processor::live::channel(d.project),
             update.clone().into(),
         )
         .await

@@ -86,6 +86,20 @@ impl Engines {
         Ok(())
     }
 
+    /// A fresh PostgreSQL database with GoSight's migrations applied.
+    pub async fn migrated_postgres(&self) -> Result<PostgresConfig> {
+        let config = self.postgres_database().await?;
+        let target = crate::migrate::PostgresTarget::new(config.pool()?);
+        let migrations = crate::migrate::embedded("postgres")?;
+        crate::migrate::run(
+            &target,
+            &migrations,
+            &crate::retention::RetentionConfig::default(),
+        )
+        .await?;
+        Ok(config)
+    }
+
     /// A fresh ClickHouse database with GoSight's migrations applied (default retention).
     pub async fn migrated_clickhouse(&self) -> Result<ClickHouseConfig> {
         let mut config = self.clickhouse.clone();

@@ -10,8 +10,6 @@ use bytes::Bytes;
 use gosight_common::backend::{BusRecord, EventBus, KafkaBus, LiveFanout, RedisFanout, SessionRow};
 use gosight_common::clickhouse::ClickHouseConfig;
 use gosight_common::kafka::KafkaConfig;
-use gosight_common::migrate;
-use gosight_common::retention::RetentionConfig;
 use gosight_common::testing::{Engines, unique_name};
 use gosight_processor::{ProcessorConfig, Shard};
 use gosight_proto::event::Payload;
@@ -384,15 +382,8 @@ async fn scripted_sessions_give_expected_rows_and_insights() {
 #[actix_rt::test]
 async fn insight_thresholds_follow_project_settings() {
     let mut env = env().await;
-    let postgres = env.engines.postgres_database().await.unwrap();
+    let postgres = env.engines.migrated_postgres().await.unwrap();
     let pool = postgres.pool().unwrap();
-    migrate::run(
-        &gosight_common::migrate::PostgresTarget::new(pool.clone()),
-        &migrate::embedded("postgres").unwrap(),
-        &RetentionConfig::default(),
-    )
-    .await
-    .unwrap();
     let (strict, default) = (Uuid::new_v4(), Uuid::new_v4());
     let client = pool.get().await.unwrap();
     client

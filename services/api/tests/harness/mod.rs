@@ -8,9 +8,7 @@ use gosight_api::{ApiConfig, Dependencies};
 use gosight_common::backend::RedisFanout;
 use gosight_common::clickhouse::ClickHouseConfig;
 use gosight_common::health::Health;
-use gosight_common::migrate::{self, PostgresTarget};
 use gosight_common::postgres::PostgresConfig;
-use gosight_common::retention::RetentionConfig;
 use gosight_common::testing::Engines;
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
@@ -34,15 +32,8 @@ impl Harness {
     pub async fn with_config(mut config: ApiConfig) -> Self {
         let _ = tracing_subscriber::fmt().with_test_writer().try_init();
         let engines = Engines::from_env();
-        let postgres = engines.postgres_database().await.unwrap();
+        let postgres = engines.migrated_postgres().await.unwrap();
         let pool = postgres.pool().unwrap();
-        migrate::run(
-            &PostgresTarget::new(pool.clone()),
-            &migrate::embedded("postgres").unwrap(),
-            &RetentionConfig::default(),
-        )
-        .await
-        .unwrap();
         let clickhouse = engines.migrated_clickhouse().await.unwrap();
         let live = RedisFanout::connect(&engines.redis).await.unwrap();
         config.listen = "127.0.0.1:0".into();

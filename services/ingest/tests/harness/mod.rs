@@ -7,9 +7,7 @@ use std::time::Duration;
 use gosight_common::backend::{KafkaBus, KafkaBusConsumer, PostgresMetadata, hash_api_key};
 use gosight_common::health::Health;
 use gosight_common::kafka::{KafkaConfig, Topics};
-use gosight_common::migrate::{self, PostgresTarget};
 use gosight_common::postgres::PostgresConfig;
-use gosight_common::retention::RetentionConfig;
 use gosight_common::testing::{Engines, unique_name};
 use gosight_ingest::{Dependencies, IngestConfig, IngestServer};
 use gosight_proto::*;
@@ -69,16 +67,8 @@ impl Default for Options {
 impl Harness {
     pub async fn start(options: Options) -> Self {
         let engines = Engines::from_env();
-        let postgres = engines.postgres_database().await.unwrap();
+        let postgres = engines.migrated_postgres().await.unwrap();
         let pool = postgres.pool().unwrap();
-        let migrations = migrate::embedded("postgres").unwrap();
-        migrate::run(
-            &PostgresTarget::new(pool.clone()),
-            &migrations,
-            &RetentionConfig::default(),
-        )
-        .await
-        .unwrap();
         let client = pool.get().await.unwrap();
         let project: Uuid = client
             .query_one(
