@@ -19,6 +19,18 @@ pub fn unique_name(prefix: &str) -> String {
     format!("{prefix}_{:016x}", rand::random::<u64>())
 }
 
+/// Applies every embedded migration of `engine` to `target`, with the default retention.
+async fn migrate_all(target: &dyn crate::migrate::MigrationTarget, engine: &str) -> Result<()> {
+    let migrations = crate::migrate::embedded(engine)?;
+    crate::migrate::run(
+        target,
+        &migrations,
+        &crate::retention::RetentionConfig::default(),
+    )
+    .await?;
+    Ok(())
+}
+
 /// The engines' addresses.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default)]
@@ -90,13 +102,7 @@ impl Engines {
     pub async fn migrated_postgres(&self) -> Result<PostgresConfig> {
         let config = self.postgres_database().await?;
         let target = crate::migrate::PostgresTarget::new(config.pool()?);
-        let migrations = crate::migrate::embedded("postgres")?;
-        crate::migrate::run(
-            &target,
-            &migrations,
-            &crate::retention::RetentionConfig::default(),
-        )
-        .await?;
+        migrate_all(&target, "postgres").await?;
         Ok(config)
     }
 
@@ -105,13 +111,7 @@ impl Engines {
         let mut config = self.clickhouse.clone();
         config.database = unique_name("test");
         let target = crate::migrate::ClickHouseTarget::new(config.clone());
-        let migrations = crate::migrate::embedded("clickhouse")?;
-        crate::migrate::run(
-            &target,
-            &migrations,
-            &crate::retention::RetentionConfig::default(),
-        )
-        .await?;
+        migrate_all(&target, "clickhouse").await?;
         Ok(config)
     }
 
