@@ -19,6 +19,9 @@ pub struct ApiConfig {
     pub max_page_size: u32,
     /// HTTP worker threads; `0`: one per core.
     pub workers: usize,
+    /// The built dashboard (`dashboard/dist`, from `npm run build` in `dashboard/`), served at
+    /// `/` with every non-API path answered by its `index.html`. Empty: no dashboard.
+    pub dashboard_dir: String,
 }
 
 impl Default for ApiConfig {
@@ -30,6 +33,7 @@ impl Default for ApiConfig {
             refresh_token_ttl_days: 30,
             max_page_size: 200,
             workers: 0,
+            dashboard_dir: "dashboard/dist".into(),
         }
     }
 }

@@ -8,6 +8,7 @@
 //! - [`projects`]: projects, write keys, members. [`alert_rules`]: alert rule CRUD.
 //! - [`sessions`]: sessions list, session detail, replay. [`analytics`]: overview, heatmaps,
 //!   insights, errors. [`live`]: the live-sessions WebSocket. [`openapi`]: the OpenAPI document.
+//! - [`dashboard`]: the built dashboard at `/`.
 //!
 //! [`start`] boots the server (tests bind it to `127.0.0.1:0`).
 
@@ -17,6 +18,7 @@ pub mod alert_rules;
 pub mod analytics;
 pub mod auth;
 pub mod config;
+pub mod dashboard;
 pub mod error;
 pub mod live;
 pub mod openapi;
@@ -129,10 +131,13 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route("/projects/{id}/insights", get().to(analytics::insights))
             .route("/projects/{id}/errors", get().to(analytics::errors))
             .route("/projects/{id}/live", get().to(live::socket))
-            .default_service(web::to(|| async {
-                Err::<HttpResponse, _>(ApiError::NotFound("route".into()))
-            })),
+            .default_service(web::to(not_found)),
     );
+    cfg.service(web::scope("/api").default_service(web::to(not_found)));
+}
+
+async fn not_found() -> Result<HttpResponse, ApiError> {
+    Err(ApiError::NotFound("route".into()))
 }
 
 /// Starts the server; it stops, finishing requests in flight, when `shutdown` is cancelled.
@@ -149,8 +154,10 @@ pub async fn start(
         clickhouse: deps.clickhouse,
         live: deps.live,
     };
+    let dashboard = dashboard::locate(&config.dashboard_dir);
     let mut server = HttpServer::new(move || {
         let health = health.clone();
+        let dashboard = dashboard.clone();
         App::new()
             .app_data(web::Data::new(state.clone()))
             .app_data(json_config())
@@ -158,6 +165,7 @@ pub async fn start(
             .app_data(query_config())
             .configure(|cfg| health.configure(cfg))
             .configure(routes)
+            .configure(|cfg| dashboard::configure(cfg, dashboard.as_deref()))
             .default_service(web::to(|| async { HttpResponse::NotFound().finish() }))
     })
     .disable_signals()
