@@ -1,0 +1,45 @@
+import { useEffect, useRef } from "react";
+import uPlot from "uplot";
+import "uplot/dist/uPlot.min.css";
+
+export interface Series {
+  label: string;
+  values: number[];
+  color: string;
+}
+
+/** A time-series line chart (uPlot); x in ms, drawn in the user's time zone. */
+export function TimeChart({ x, series, height = 220, label }: { x: number[]; series: Series[]; height?: number; label: string }) {
+  const el = useRef<HTMLDivElement>(null);
+  useEffect(() => {
+    const node = el.current;
+    if (!node) return;
+    const css = getComputedStyle(document.documentElement);
+    const axis = css.getPropertyValue("--muted").trim() || "#888";
+    const grid = css.getPropertyValue("--border").trim() || "#ddd";
+    const opts: uPlot.Options = {
+      width: node.clientWidth || 600,
+      height,
+      series: [
+        {},
+        ...series.map((s) => ({ label: s.label, stroke: s.color, width: 2, fill: `${s.color}22`, points: { show: x.length < 40 } })),
+      ],
+      axes: [
+        { stroke: axis, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid } },
+        { stroke: axis, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid }, size: 50 },
+      ],
+      scales: { x: { time: true }, y: { range: (_u, _min, max) => [0, Math.max(1, max * 1.1)] } },
+      legend: { show: true },
+      cursor: { drag: { x: false, y: false } },
+    };
+    const data: uPlot.AlignedData = [x.map((v) => v / 1000), ...series.map((s) => s.values)];
+    const plot = new uPlot(opts, data, node);
+    const resize = new ResizeObserver(() => plot.setSize({ width: node.clientWidth, height }));
+    resize.observe(node);
+    return () => {
+      resize.disconnect();
+      plot.destroy();
+    };
+  }, [x, series, height]);
+  return <div ref={el} className="chart" role="img" aria-label={label} />;
+}

@@ -1,0 +1,22 @@
+export type Theme = "light" | "dark" | "system";
+const KEY = "gosight.theme";
+
+export function storedTheme(): Theme {
+  try {
+    const t = localStorage.getItem(KEY);
+    return t === "light" || t === "dark" ? t : "system";
+  } catch {
+    return "system";
+  }
+}
+
+export function applyTheme(theme: Theme): void {
+  const dark = theme === "dark" || (theme === "system" && matchMedia("(prefers-color-scheme: dark)").matches);
+  document.documentElement.dataset.theme = dark ? "dark" : "light";
+  try {
+    if (theme === "system") localStorage.removeItem(KEY);
+    else localStorage.setItem(KEY, theme);
+  } catch {
+    /* storage unavailable */
+  }
+}
