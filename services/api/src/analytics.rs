@@ -10,7 +10,7 @@ use uuid::Uuid;
 use crate::access::{Need, require};
 use crate::auth::AuthUser;
 use crate::error::{ApiError, ApiResult};
-use crate::query::{Range, RangeParams, rfc3339_ms, text_filter};
+use crate::query::{HourSplit, Range, RangeParams, rfc3339_ms, text_filter};
 use crate::state::AppState;
 
 #[derive(Debug, Serialize, Deserialize, clickhouse::Row)]
@@ -22,18 +22,25 @@ struct Totals {
     rage_sessions: u64,
     dead_sessions: u64,
     error_sessions: u64,
+    page_views: u64,
+    errors: u64,
 }
 
 #[derive(Debug, Serialize, Deserialize, clickhouse::Row)]
-struct EventTotals {
-    page_views: u64,
-    errors: u64,
+struct Frustration {
     rage_clicks: u64,
     dead_clicks: u64,
 }
 
 #[derive(Debug, Serialize, Deserialize, clickhouse::Row)]
 struct Count {
+    key: String,
+    count: u64,
+}
+
+#[derive(Debug, Deserialize, clickhouse::Row)]
+struct ListedCount {
+    list: String,
     key: String,
     count: u64,
 }
@@ -65,37 +72,82 @@ fn events_in_range(columns: &str, types: &str) -> String {
           AND event_type IN ({types}) LIMIT 1 BY event_id)"
     )
 }
+/// Like [`events_in_range`], over the two edge ranges of an [`HourSplit`] (binds: project,
+/// then the four edge bounds).
+fn events_at_edges(columns: &str, types: &str) -> String {
+    format!(
+        "(SELECT event_id, {columns} FROM events WHERE project_id = ?
+          AND ((timestamp >= fromUnixTimestamp64Milli(?) AND timestamp < fromUnixTimestamp64Milli(?))
+            OR (timestamp >= fromUnixTimestamp64Milli(?) AND timestamp < fromUnixTimestamp64Milli(?)))
+          AND event_type IN ({types}) LIMIT 1 BY event_id)"
+    )
+}
+/// Rows of an hourly aggregate table inside the split's whole hours.
+const WHOLE_HOURS: &str = "project_id = ?
+    AND hour >= fromUnixTimestamp64Milli(?) AND hour < fromUnixTimestamp64Milli(?)";
+
+/// Binds `project` and the split: whole hours first, then the edges (the order of the queries
+/// below, whose aggregate part comes before their raw part).
+fn bind_split(
+    query: clickhouse::query::Query,
+    project: Uuid,
+    split: HourSplit,
+) -> clickhouse::query::Query {
+    let [head, tail] = split.edges;
+    query
+        .bind(project)
+        .bind(split.hours.from_ms)
+        .bind(split.hours.to_ms)
+        .bind(project)
+        .bind(head.from_ms)
+        .bind(head.to_ms)
+        .bind(tail.from_ms)
+        .bind(tail.to_ms)
+}
+
+/// Page views per path: whole hours from `page_views_hourly`, the edges from events.
+fn top_pages_sql() -> String {
+    format!(
+        "SELECT page AS key, sum(views) AS count FROM (
+             SELECT path AS page, sum(views) AS views FROM page_views_hourly
+             WHERE {WHOLE_HOURS} GROUP BY page
+             UNION ALL
+             SELECT path AS page, count() AS views FROM {} GROUP BY page)
+         GROUP BY key ORDER BY count DESC, key LIMIT 10",
+        events_at_edges("path", "'page_view'")
+    )
+}
+
+/// Web vitals p75: whole hours from `web_vitals_hourly`' quantile states, the edges from events.
+fn vitals_sql() -> String {
+    format!(
+        "SELECT toString(metric) AS name, quantileMerge(0.75)(state) AS p75, sum(n) AS samples FROM (
+             SELECT metric_name AS metric, value AS state, toUInt64(samples) AS n
+             FROM web_vitals_hourly WHERE {WHOLE_HOURS}
+             UNION ALL
+             SELECT metric_name AS metric, quantileState(0.75)(metric_value) AS state, count() AS n
+             FROM {} WHERE metric_name != '' GROUP BY metric)
+         GROUP BY name ORDER BY name",
+        events_at_edges("metric_name, metric_value", "'web_vitals'")
+    )
+}
+
+/// The four top lists over the session rows, in one pass: `list` is `referrer`, `country`,
+/// `device` or `browser`.
+fn session_tops_sql() -> String {
+    format!(
+        "SELECT multiIf(grouping(referrer) = 0, 'referrer', grouping(country_code) = 0, 'country',
+                        grouping(device_type) = 0, 'device', 'browser') AS list,
+                toString(multiIf(list = 'referrer', referrer, list = 'country', toString(country_code),
+                                 list = 'device', toString(device_type), toString(browser))) AS key,
+                count() AS count
+         {SESSIONS_IN_RANGE}
+         GROUP BY GROUPING SETS ((referrer), (country_code), (device_type), (browser))
+         ORDER BY count DESC, key LIMIT 10 BY list"
+    )
+}
 
 const ERROR_TYPES: &str = "'js_error', 'network_error'";
-
-async fn top(
-    state: &AppState,
-    project: Uuid,
-    range: Range,
-    column: &str,
-    from_sessions: bool,
-) -> ApiResult<Vec<Count>> {
-    let sql = if from_sessions {
-        format!(
-            "SELECT toString({column}) AS key, count() AS count {SESSIONS_IN_RANGE}
-             GROUP BY key ORDER BY count DESC, key LIMIT 10"
-        )
-    } else {
-        format!(
-            "SELECT toString({column}) AS key, count() AS count FROM {}
-             GROUP BY key ORDER BY count DESC, key LIMIT 10",
-            events_in_range(column, "'page_view'")
-        )
-    };
-    Ok(state
-        .clickhouse
-        .query(&sql)
-        .bind(project)
-        .bind(range.from_ms)
-        .bind(range.to_ms)
-        .fetch_all::<Count>()
-        .await?)
-}
 
 fn rate(part: u64, whole: u64) -> f64 {
     if whole == 0 {
@@ -106,6 +158,10 @@ fn rate(part: u64, whole: u64) -> f64 {
 }
 
 /// `GET /api/v1/projects/{id}/overview?from&to`
+///
+/// Six queries at once: totals and counters, the time series and the four top lists over the
+/// session rows; frustration counts from insights; top pages and web vitals from the hourly
+/// aggregates plus the range's partial edge hours from events.
 pub async fn overview(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -115,6 +171,7 @@ pub async fn overview(
     let project = path.into_inner();
     require(&state, &user, project, Need::Read).await?;
     let range = Range::parse(params.from.as_deref(), params.to.as_deref())?;
+    let split = range.split_hours();
     let ch = &state.clickhouse;
     let bind3 = |q: clickhouse::query::Query| q.bind(project).bind(range.from_ms).bind(range.to_ms);
     let totals = bind3(ch.query(&format!(
@@ -122,23 +179,17 @@ pub async fn overview(
                 uniqExact(if(user_id != '', user_id, anonymous_id)) AS users,
                 countIf(is_bounce) AS bounces, ifNotFinite(avg(duration_ms), 0) AS avg_duration_ms,
                 countIf(has_rage_click) AS rage_sessions, countIf(has_dead_click) AS dead_sessions,
-                countIf(has_error) AS error_sessions {SESSIONS_IN_RANGE}"
+                countIf(has_error) AS error_sessions,
+                sum(page_count) AS page_views, sum(error_count) AS errors {SESSIONS_IN_RANGE}"
     )))
     .fetch_one::<Totals>();
-    // Page views and errors come from the session rows (their counters), not an events scan.
-    let events = bind3(ch.query(&format!(
-        "SELECT sum(page_count) AS page_views, sum(error_count) AS errors,
-                toUInt64(0) AS rage_clicks, toUInt64(0) AS dead_clicks {SESSIONS_IN_RANGE}"
-    )))
-    .fetch_one::<EventTotals>();
     let frustration = bind3(ch.query(
-        "SELECT toUInt64(0) AS page_views, toUInt64(0) AS errors,
-                countIf(insight_type = 'rage_click') AS rage_clicks,
+        "SELECT countIf(insight_type = 'rage_click') AS rage_clicks,
                 countIf(insight_type = 'dead_click') AS dead_clicks
          FROM insights FINAL WHERE project_id = ?
            AND timestamp >= fromUnixTimestamp64Milli(?) AND timestamp < fromUnixTimestamp64Milli(?)",
     ))
-    .fetch_one::<EventTotals>();
+    .fetch_one::<Frustration>();
     let bucket = range.bucket_seconds();
     let series = bind3(ch.query(&format!(
         "SELECT toUnixTimestamp64Milli(toDateTime64(toStartOfInterval(started_at, INTERVAL {bucket} SECOND), 3)) AS bucket_ms,
@@ -146,22 +197,20 @@ pub async fn overview(
          {SESSIONS_IN_RANGE} GROUP BY bucket_ms ORDER BY bucket_ms"
     )))
     .fetch_all::<Point>();
-    let vitals = bind3(ch.query(&format!(
-        "SELECT toString(metric_name) AS name, quantile(0.75)(metric_value) AS p75, count() AS samples
-         FROM {} WHERE metric_name != ''
-         GROUP BY name ORDER BY name",
-        events_in_range("metric_name, metric_value", "'web_vitals'")
-    )))
-    .fetch_all::<Vital>();
-    let (totals, events, frustration, series, vitals) =
-        futures::try_join!(totals, events, frustration, series, vitals)?;
-    let (pages, referrers, countries, devices, browsers) = futures::try_join!(
-        top(&state, project, range, "path", false),
-        top(&state, project, range, "referrer", true),
-        top(&state, project, range, "country_code", true),
-        top(&state, project, range, "device_type", true),
-        top(&state, project, range, "browser", true),
-    )?;
+    let tops = bind3(ch.query(&session_tops_sql())).fetch_all::<ListedCount>();
+    let vitals = bind_split(ch.query(&vitals_sql()), project, split).fetch_all::<Vital>();
+    let pages = bind_split(ch.query(&top_pages_sql()), project, split).fetch_all::<Count>();
+    let (totals, frustration, series, tops, vitals, pages) =
+        futures::try_join!(totals, frustration, series, tops, vitals, pages)?;
+    let list = |name: &str| -> Vec<Count> {
+        tops.iter()
+            .filter(|row| row.list == name)
+            .map(|row| Count {
+                key: row.key.clone(),
+                count: row.count,
+            })
+            .collect()
+    };
     let series: Vec<serde_json::Value> = series
         .iter()
         .map(|p| {
@@ -175,10 +224,10 @@ pub async fn overview(
         "range": { "from": rfc3339_ms(range.from_ms), "to": rfc3339_ms(range.to_ms), "bucket_seconds": bucket },
         "sessions": totals.sessions,
         "users": totals.users,
-        "page_views": events.page_views,
+        "page_views": totals.page_views,
         "bounce_rate": rate(totals.bounces, totals.sessions),
         "avg_duration_ms": totals.avg_duration_ms,
-        "errors": events.errors,
+        "errors": totals.errors,
         "error_session_rate": rate(totals.error_sessions, totals.sessions),
         "rage_clicks": frustration.rage_clicks,
         "dead_clicks": frustration.dead_clicks,
@@ -186,10 +235,10 @@ pub async fn overview(
         "dead_click_session_rate": rate(totals.dead_sessions, totals.sessions),
         "web_vitals": vitals,
         "top_pages": pages,
-        "referrers": referrers,
-        "countries": countries,
-        "devices": devices,
-        "browsers": browsers,
+        "referrers": list("referrer"),
+        "countries": list("country"),
+        "devices": list("device"),
+        "browsers": list("browser"),
         "series": series,
     })))
 }

@@ -70,6 +70,59 @@ impl Range {
     }
 }
 
+const HOUR_MS: i64 = 3_600_000;
+
+/// A range cut for reading hourly aggregates: the whole hours inside it, and the partial hours
+/// at its edges, which are read from raw rows. Together they cover the range exactly once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HourSplit {
+    /// Whole hours `[from, to)`; empty (`from == to`) when the range holds none.
+    pub hours: Range,
+    /// The part before the first whole hour, and the part after the last.
+    pub edges: [Range; 2],
+}
+
+impl Range {
+    pub fn split_hours(&self) -> HourSplit {
+        let first = self.from_ms.div_euclid(HOUR_MS) * HOUR_MS
+            + if self.from_ms.rem_euclid(HOUR_MS) == 0 {
+                0
+            } else {
+                HOUR_MS
+            };
+        let last = self.to_ms.div_euclid(HOUR_MS) * HOUR_MS;
+        if first >= last {
+            let empty = Range {
+                from_ms: self.to_ms,
+                to_ms: self.to_ms,
+            };
+            return HourSplit {
+                hours: Range {
+                    from_ms: first,
+                    to_ms: first,
+                },
+                edges: [*self, empty],
+            };
+        }
+        HourSplit {
+            hours: Range {
+                from_ms: first,
+                to_ms: last,
+            },
+            edges: [
+                Range {
+                    from_ms: self.from_ms,
+                    to_ms: first,
+                },
+                Range {
+                    from_ms: last,
+                    to_ms: self.to_ms,
+                },
+            ],
+        }
+    }
+}
+
 /// Unix milliseconds as RFC 3339, for responses.
 pub fn rfc3339_ms(ms: i64) -> String {
     OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
@@ -105,5 +158,62 @@ mod tests {
         let reversed = Range::parse(Some("2026-12-02T00:00:00Z"), Some("2026-12-01T00:00:00Z"));
         assert!(reversed.is_err());
         assert_eq!(rfc3339_ms(0), "1970-01-01T00:00:00Z");
+    }
+
+    fn covered(split: &HourSplit) -> i64 {
+        let len = |r: &Range| r.to_ms - r.from_ms;
+        len(&split.hours) + split.edges.iter().map(len).sum::<i64>()
+    }
+
+    #[test]
+    fn hour_split_covers_the_range_once() {
+        let h = HOUR_MS;
+        let cases = [
+            (0, 3 * h),
+            (10, 3 * h + 5),
+            (10, 20),
+            (h - 1, h + 1),
+            (5 * h, 6 * h),
+            (-h - 7, 2 * h),
+        ];
+        for (from_ms, to_ms) in cases {
+            let range = Range { from_ms, to_ms };
+            let split = range.split_hours();
+            assert_eq!(covered(&split), to_ms - from_ms, "{range:?}");
+            assert_eq!(split.hours.from_ms.rem_euclid(h), 0, "{range:?}");
+            assert_eq!(split.hours.to_ms.rem_euclid(h), 0, "{range:?}");
+            for edge in split.edges {
+                assert!(
+                    edge.from_ms <= edge.to_ms && edge.to_ms - edge.from_ms < 2 * h,
+                    "{range:?}"
+                );
+                assert!(edge.from_ms >= from_ms && edge.to_ms <= to_ms, "{range:?}");
+            }
+        }
+        let exact = Range {
+            from_ms: 0,
+            to_ms: 3 * h,
+        }
+        .split_hours();
+        assert_eq!(
+            exact.hours,
+            Range {
+                from_ms: 0,
+                to_ms: 3 * h
+            }
+        );
+        let inside = Range {
+            from_ms: 10,
+            to_ms: 20,
+        }
+        .split_hours();
+        assert_eq!(
+            inside.edges[0],
+            Range {
+                from_ms: 10,
+                to_ms: 20
+            }
+        );
+        assert_eq!(inside.hours.from_ms, inside.hours.to_ms);
     }
 }

@@ -364,6 +364,101 @@ async fn detail_replay_and_aggregates() {
     h.stop().await;
 }
 
+/// Page views and web vitals at known times around hour boundaries: the overview reads whole
+/// hours from the hourly aggregates and the partial hours at the range's edges from events, and
+/// counts every event inside the range once.
+#[tokio::test]
+async fn overview_counts_partial_and_whole_hours_once() {
+    let h = Harness::start().await;
+    let token = h.user("olga@example.com", UserRole::User).await;
+    let project = h.project(&token, "Hours").await;
+    let session = Uuid::new_v4();
+    let now = OffsetDateTime::now_utc();
+    let base = now
+        .replace_minute(0)
+        .unwrap()
+        .replace_second(0)
+        .unwrap()
+        .replace_nanosecond(0)
+        .unwrap()
+        - Duration::hours(5);
+    let at = |ty: &str, minutes: i64, path: &str| {
+        let mut row = event(project, session, ty, 0, path);
+        row.timestamp = base + Duration::minutes(minutes);
+        row
+    };
+    // The range is [base + 5 min, base + 3 h 55 min): a partial hour at each end around three
+    // whole hours.
+    let (from, to) = (base + Duration::minutes(5), base + Duration::minutes(235));
+    let mut rows = vec![
+        at("page_view", 1, "/before"),
+        at("page_view", 10, "/a"),
+        at("page_view", 70, "/a"),
+        at("page_view", 130, "/b"),
+        at("page_view", 230, "/a"),
+        at("page_view", 238, "/after"),
+    ];
+    for (minutes, value) in [
+        (1, 9000.0),
+        (20, 100.0),
+        (100, 200.0),
+        (232, 300.0),
+        (236, 9000.0),
+    ] {
+        let mut vital = at("web_vitals", minutes, "/a");
+        vital.metric_name = "LCP".into();
+        vital.metric_value = value;
+        rows.push(vital);
+    }
+    let store = ClickHouseStore::new(&h.clickhouse);
+    store.insert_events(&rows).await.unwrap();
+
+    let fmt = |t: OffsetDateTime| {
+        t.format(&time::format_description::well_known::Rfc3339)
+            .unwrap()
+    };
+    let url = format!(
+        "/api/v1/projects/{project}/overview?from={}&to={}",
+        fmt(from),
+        fmt(to)
+    );
+    let (status, o) = h.get(&url, &token).await;
+    assert_eq!(status, 200, "{o}");
+    let pages: Vec<(String, u64)> = o["top_pages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["key"].as_str().unwrap().into(),
+                p["count"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(pages, [("/a".to_string(), 3), ("/b".to_string(), 1)], "{o}");
+    let lcp = &o["web_vitals"][0];
+    assert_eq!(
+        (lcp["name"].as_str(), lcp["samples"].as_u64()),
+        (Some("LCP"), Some(3)),
+        "{o}"
+    );
+    let p75 = lcp["p75"].as_f64().unwrap();
+    assert!((200.0..=300.0).contains(&p75), "p75 {p75} of 100, 200, 300");
+
+    // Narrowed to the whole hours alone, the edge events drop out.
+    let url = format!(
+        "/api/v1/projects/{project}/overview?from={}&to={}",
+        fmt(base + Duration::hours(1)),
+        fmt(base + Duration::hours(3))
+    );
+    let (_, o) = h.get(&url, &token).await;
+    assert_eq!(o["top_pages"][0]["key"], "/a");
+    assert_eq!(o["top_pages"][0]["count"], 1, "{o}");
+    assert_eq!(o["top_pages"][1]["key"], "/b");
+    assert_eq!(o["web_vitals"][0]["samples"], 1, "{o}");
+    h.stop().await;
+}
+
 #[tokio::test]
 async fn live_socket_sends_a_snapshot_then_updates() {
     let h = Harness::start().await;

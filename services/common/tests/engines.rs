@@ -107,6 +107,10 @@ fn clickhouse_tables() -> &'static [&'static str] {
         "scroll_depth_mv",
         "page_time",
         "page_time_mv",
+        "page_views_hourly",
+        "page_views_hourly_mv",
+        "web_vitals_hourly",
+        "web_vitals_hourly_mv",
         "schema_migrations",
     ]
 }
