@@ -165,9 +165,11 @@ pub async fn list(
     add(&mut sql, " AND country_code = ?", country);
     add(&mut sql, " AND device_type = ?", device);
     add(&mut sql, " AND browser = ?", browser);
+    // `page_time` has a row per session, path and day: a primary-key range instead of a scan
+    // of the range's events.
     add(
         &mut sql,
-        " AND session_id IN (SELECT session_id FROM events WHERE project_id = {project:UUID} AND timestamp >= fromUnixTimestamp64Milli({from_ms:Int64}) AND timestamp < fromUnixTimestamp64Milli({to_ms:Int64}) + INTERVAL 1 DAY AND event_type = 'page_view' AND path = ?)",
+        " AND session_id IN (SELECT session_id FROM page_time WHERE project_id = {project:UUID} AND path = ? AND day >= toDate(fromUnixTimestamp64Milli({from_ms:Int64})) AND day <= toDate(fromUnixTimestamp64Milli({to_ms:Int64}) + INTERVAL 1 DAY))",
         page_path,
     );
     add(
