@@ -35,4 +35,7 @@ fi
 step "sdk: typecheck, build, unit and Chromium tests"
 (cd sdk && npm ci --no-audit --no-fund && npm test) || status=$?
 
+step "dashboard: typecheck, build, component tests and Chromium tests against the real services"
+(cd dashboard && npm ci --no-audit --no-fund && npm test) || status=$?
+
 exit "$status"

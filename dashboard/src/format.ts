@@ -13,13 +13,13 @@ export const fmtNumber = (n: number) => number.format(n);
 export const fmtCompact = (n: number) => (Math.abs(n) >= 10_000 ? compact.format(n) : number.format(n));
 export const fmtPercent = (r: number) => `${(r * 100).toFixed(r > 0 && r < 0.1 ? 1 : 0)}%`;
 
-/** 3725000 → "1h 2m", 65000 → "1m 5s", 4200 → "4s". */
+/** 3725000 → "1h 2m", 65000 → "1m 5s", 300000 → "5m", 4200 → "4s". */
 export function fmtDuration(ms: number): string {
   const s = Math.round(ms / 1000);
   if (s < 60) return `${s}s`;
   const m = Math.floor(s / 60);
-  if (m < 60) return `${m}m ${s % 60}s`;
-  return `${Math.floor(m / 60)}h ${m % 60}m`;
+  if (m < 60) return s % 60 ? `${m}m ${s % 60}s` : `${m}m`;
+  return m % 60 ? `${Math.floor(m / 60)}h ${m % 60}m` : `${Math.floor(m / 60)}h`;
 }
 
 /** Player clock: 83000 → "1:23". */

@@ -1,6 +1,7 @@
-import { useEffect, useRef } from "react";
+import { useEffect, useRef, useState } from "react";
 import uPlot from "uplot";
 import "uplot/dist/uPlot.min.css";
+import { THEME_EVENT } from "../theme";
 
 export interface Series {
   label: string;
@@ -8,9 +9,25 @@ export interface Series {
   color: string;
 }
 
-/** A time-series line chart (uPlot); x in ms, drawn in the user's time zone. */
-export function TimeChart({ x, series, height = 220, label }: { x: number[]; series: Series[]; height?: number; label: string }) {
+/** Re-renders its user when the colour theme changes. */
+function useThemeChanges(): number {
+  const [version, setVersion] = useState(0);
+  useEffect(() => {
+    const bump = () => setVersion((v) => v + 1);
+    window.addEventListener(THEME_EVENT, bump);
+    return () => window.removeEventListener(THEME_EVENT, bump);
+  }, []);
+  return version;
+}
+
+/**
+ * A time-series line chart (uPlot); x in ms, drawn in the user's time zone over `range` (ms), so
+ * a range with one point still reads as that range.
+ */
+export function TimeChart({ x, series, range, height = 220, label }: { x: number[]; series: Series[]; range: [number, number]; height?: number; label: string }) {
   const el = useRef<HTMLDivElement>(null);
+  const theme = useThemeChanges();
+  const [from, to] = range;
   useEffect(() => {
     const node = el.current;
     if (!node) return;
@@ -28,7 +45,7 @@ export function TimeChart({ x, series, height = 220, label }: { x: number[]; ser
         { stroke: axis, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid } },
         { stroke: axis, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid }, size: 50 },
       ],
-      scales: { x: { time: true }, y: { range: (_u, _min, max) => [0, Math.max(1, max * 1.1)] } },
+      scales: { x: { time: true, range: () => [from / 1000, to / 1000] }, y: { range: (_u, _min, max) => [0, Math.max(1, max * 1.1)] } },
       legend: { show: true },
       cursor: { drag: { x: false, y: false } },
     };
@@ -40,6 +57,6 @@ export function TimeChart({ x, series, height = 220, label }: { x: number[]; ser
       resize.disconnect();
       plot.destroy();
     };
-  }, [x, series, height]);
+  }, [x, series, height, from, to, theme]);
   return <div ref={el} className="chart" role="img" aria-label={label} />;
 }

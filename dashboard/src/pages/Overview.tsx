@@ -22,16 +22,37 @@ export function Overview({ project }: { project: Project }) {
   );
 }
 
+type Point = OverviewData["series"][number];
+
+/**
+ * The series with a zero point for every bucket the API left out (it answers only buckets with
+ * sessions), from the bucket holding `range.from` to the one before `range.to`. Buckets are
+ * aligned to the Unix epoch, as the API's `toStartOfInterval` aligns them.
+ */
+export function fillSeries(series: Point[], range: OverviewData["range"]): { at: number; point: Omit<Point, "at"> }[] {
+  const step = range.bucket_seconds * 1000;
+  const byAt = new Map(series.map((p) => [Date.parse(p.at), p]));
+  const out: { at: number; point: Omit<Point, "at"> }[] = [];
+  const end = Date.parse(range.to);
+  for (let at = Math.floor(Date.parse(range.from) / step) * step; at < end; at += step) {
+    const p = byAt.get(at);
+    out.push({ at, point: { sessions: p?.sessions ?? 0, page_views: p?.page_views ?? 0, errors: p?.errors ?? 0 } });
+  }
+  return out;
+}
+
 export function OverviewBody({ o, project }: { o: OverviewData; project: Project }) {
-  const x = useMemo(() => o.series.map((p) => Date.parse(p.at)), [o]);
+  const filled = useMemo(() => fillSeries(o.series, o.range), [o]);
+  const x = useMemo(() => filled.map((p) => p.at), [filled]);
+  const span = useMemo((): [number, number] => [Date.parse(o.range.from), Date.parse(o.range.to)], [o]);
   const traffic = useMemo(
     () => [
-      { label: "Sessions", values: o.series.map((p) => p.sessions), color: "#4f7cff" },
-      { label: "Page views", values: o.series.map((p) => p.page_views), color: "#18a999" },
+      { label: "Sessions", values: filled.map((p) => p.point.sessions), color: "#4f7cff" },
+      { label: "Page views", values: filled.map((p) => p.point.page_views), color: "#18a999" },
     ],
-    [o],
+    [filled],
   );
-  const errors = useMemo(() => [{ label: "Errors", values: o.series.map((p) => p.errors), color: "#e5484d" }], [o]);
+  const errors = useMemo(() => [{ label: "Errors", values: filled.map((p) => p.point.errors), color: "#e5484d" }], [filled]);
   if (o.sessions === 0) {
     return (
       <Empty title="No sessions in this range">
@@ -56,7 +77,7 @@ export function OverviewBody({ o, project }: { o: OverviewData; project: Project
         <Stat label="Errors" value={fmtCompact(o.errors)} hint={`${fmtPercent(o.error_session_rate)} of sessions`} tone={o.errors ? "bad" : undefined} />
       </div>
       <Card title="Sessions and page views">
-        <TimeChart x={x} series={traffic} label="Sessions and page views over time" />
+        <TimeChart x={x} series={traffic} range={span} label="Sessions and page views over time" />
       </Card>
       <div className="grid3">
         <Card title="Frustration signals" className="frustration">
@@ -100,7 +121,7 @@ export function OverviewBody({ o, project }: { o: OverviewData; project: Project
           )}
         </Card>
         <Card title="Errors over time">
-          <TimeChart x={x} series={errors} height={160} label="Errors over time" />
+          <TimeChart x={x} series={errors} range={span} height={160} label="Errors over time" />
         </Card>
       </div>
       <div className="grid2">

@@ -34,6 +34,18 @@ interface Props {
 
 const canStart = (events: RrwebEvent[]) => events.length >= 2 && events.some((e) => e.type === EventType.FullSnapshot);
 
+/** ms from the first to the last event (`events` sorted by time). */
+export const spanOf = (events: RrwebEvent[]) => (events.length ? events[events.length - 1]!.timestamp - events[0]!.timestamp : 0);
+
+/**
+ * The earliest moment that shows a page: just after the first full snapshot (the replayer applies
+ * at once only events before the moment it is sent to, and before that snapshot it has no page).
+ */
+export function snapshotStart(events: RrwebEvent[]): number {
+  const full = events.find((e) => e.type === EventType.FullSnapshot);
+  return full && events.length ? full.timestamp - events[0]!.timestamp + 1 : 0;
+}
+
 /** The rrweb Replayer with play/pause, speed, skip-inactivity and a marked, seekable timeline. */
 export function Player({ events, complete, live = false, markers, initialTime, onTime, handle }: Props) {
   const stage = useRef<HTMLDivElement>(null);
@@ -41,15 +53,24 @@ export function Player({ events, complete, live = false, markers, initialTime, o
   const replayer = useRef<Replayer | null>(null);
   const added = useRef(0);
   const pendingSeek = useRef<number | undefined>(initialTime);
+  // The replayer's clock means something only while it plays; paused, `time` is where it stopped.
+  const playingRef = useRef(false);
   const [ready, setReady] = useState(false);
   const [playing, setPlaying] = useState(false);
   const [speed, setSpeed] = useState<number>(1);
   const [skip, setSkip] = useState(true);
   const [time, setTime] = useState(0);
-  const [total, setTotal] = useState(0);
   const [skipping, setSkipping] = useState(false);
   const [size, setSize] = useState<{ width: number; height: number } | null>(null);
   const [scale, setScale] = useState(1);
+  const total = spanOf(events);
+  const totalRef = useRef(total);
+  totalRef.current = total;
+
+  const setPlayingBoth = (p: boolean) => {
+    playingRef.current = p;
+    setPlaying(p);
+  };
 
   // Create the replayer once there is a full snapshot; feed it every later event.
   useEffect(() => {
@@ -68,55 +89,56 @@ export function Player({ events, complete, live = false, markers, initialTime, o
         insertStyleRules: ["*[data-gosight-block]{background:repeating-linear-gradient(45deg,#ccc 0 6px,#eee 6px 12px)}"],
       });
       created.on("resize", (d) => setSize(d as { width: number; height: number }));
-      created.on("finish", () => setPlaying(false));
-      created.on("start", () => setPlaying(true));
-      created.on("pause", () => setPlaying(false));
+      created.on("finish", () => {
+        setPlayingBoth(false);
+        setTime(totalRef.current);
+      });
       created.on("skip-start", () => setSkipping(true));
       created.on("skip-end", () => setSkipping(false));
       created.disableInteract();
       replayer.current = created;
       if (live) {
-        created.startLive(Date.now());
+        // What has happened so far is applied at once; what arrives later plays as it comes.
+        created.startLive(events[events.length - 1]!.timestamp);
         for (const e of events) created.addEvent(e);
-        setPlaying(true);
       }
       added.current = events.length;
-      setTotal(created.getMetaData().totalTime);
       setReady(true);
       return;
     }
     if (events.length > added.current) {
       for (const e of events.slice(added.current)) r.addEvent(e);
       added.current = events.length;
-      // addEvent applies on a microtask; read the new length after it.
-      queueMicrotask(() => setTotal(r.getMetaData().totalTime));
     }
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [events, live]);
 
   useEffect(() => () => replayer.current?.destroy(), []);
 
-  // A requested start time, once the replay reaches that far (or is complete).
+  // A requested start time, once the replay reaches that far (or is complete); else the start.
   useEffect(() => {
     const r = replayer.current;
+    if (!r || !ready || live) return;
     const t = pendingSeek.current;
-    if (!r || !ready || t === undefined || live) return;
+    if (t === undefined) return;
     if (total >= t || complete) {
       pendingSeek.current = undefined;
-      r.pause(Math.min(t, total));
-      setTime(Math.min(t, total));
+      const at = Math.max(snapshotStart(events), Math.min(t, total));
+      r.pause(at);
+      setTime(at);
     }
+    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [ready, total, complete, live]);
 
   // Current time while playing.
   useEffect(() => {
-    if (!ready) return;
+    if (!ready || live) return;
     let frame = 0;
     let last = -1;
     const tick = () => {
       const r = replayer.current;
-      if (r) {
-        const t = live ? r.getMetaData().totalTime : r.getCurrentTime();
+      if (r && playingRef.current) {
+        const t = Math.max(0, Math.min(totalRef.current, r.getCurrentTime()));
         if (Math.abs(t - last) >= 100) {
           last = t;
           setTime(t);
@@ -146,8 +168,9 @@ export function Player({ events, complete, live = false, markers, initialTime, o
   const seek = (offset: number) => {
     const r = replayer.current;
     if (!r || live) return;
-    const t = Math.max(0, Math.min(offset, total));
-    if (playing) r.play(t);
+    // Before the first full snapshot the replayer has no page to rebuild, and would keep the old one.
+    const t = Math.max(snapshotStart(events), Math.min(offset, total));
+    if (playingRef.current) r.play(t);
     else r.pause(t);
     setTime(t);
     onTime?.(t);
@@ -155,11 +178,18 @@ export function Player({ events, complete, live = false, markers, initialTime, o
   const toggle = () => {
     const r = replayer.current;
     if (!r || live) return;
-    if (playing) r.pause();
-    else r.play(time >= total - 50 ? 0 : r.getCurrentTime());
+    if (playingRef.current) {
+      const t = Math.max(0, Math.min(total, r.getCurrentTime()));
+      r.pause();
+      setPlayingBoth(false);
+      setTime(t);
+    } else {
+      r.play(time >= total - 50 ? 0 : time);
+      setPlayingBoth(true);
+    }
   };
 
-  useImperativeHandle(handle, () => ({ seek, currentTime: () => replayer.current?.getCurrentTime() ?? 0 }));
+  useImperativeHandle(handle, () => ({ seek, currentTime: () => time }));
 
   useEffect(() => {
     const f = (e: KeyboardEvent) => {
@@ -181,6 +211,8 @@ export function Player({ events, complete, live = false, markers, initialTime, o
     return () => window.removeEventListener("keydown", f);
   });
 
+  // A live replay is always at its newest moment.
+  const shown = live ? total : time;
   const pct = (offset: number) => (total > 0 ? Math.max(0, Math.min(100, (offset / total) * 100)) : 0);
   const timelineClick = (e: React.MouseEvent<HTMLDivElement>) => {
     const rect = e.currentTarget.getBoundingClientRect();
@@ -205,7 +237,7 @@ export function Player({ events, complete, live = false, markers, initialTime, o
           {playing ? "❚❚" : "▶"}
         </button>
         <span className="clock" data-testid="clock">
-          {fmtClock(time)} / {fmtClock(total)}
+          {fmtClock(shown)} / {fmtClock(total)}
         </span>
         <div
           className="timeline"
@@ -214,19 +246,19 @@ export function Player({ events, complete, live = false, markers, initialTime, o
           aria-label="Replay position"
           aria-valuemin={0}
           aria-valuemax={Math.round(total)}
-          aria-valuenow={Math.round(time)}
-          aria-valuetext={fmtClock(time)}
+          aria-valuenow={Math.round(shown)}
+          aria-valuetext={fmtClock(shown)}
           onClick={timelineClick}
           onKeyDown={(e) => {
             if (e.key === "Home") seek(0);
             if (e.key === "End") seek(total);
           }}
         >
-          <div className="timeline-fill" style={{ width: `${pct(time)}%` }} />
+          <div className="timeline-fill" style={{ width: `${pct(shown)}%` }} />
           {markers.map((m, i) => (
             <span key={i} className={`marker marker-${m.kind}`} style={{ left: `${pct(m.offset)}%` }} title={`${fmtClock(m.offset)} ${m.label}`} />
           ))}
-          <div className="timeline-head" style={{ left: `${pct(time)}%` }} />
+          <div className="timeline-head" style={{ left: `${pct(shown)}%` }} />
         </div>
         <label className="speed">
           <span className="sr-only">Speed</span>

@@ -1,0 +1,121 @@
+import { act, fireEvent, render, screen, waitFor } from "@testing-library/react";
+import { describe, expect, it } from "vitest";
+import type { Overview as OverviewData, Project, SessionSummary } from "../../src/api";
+import { rememberKey } from "../../src/components/SdkSnippet";
+import { Errors } from "../../src/pages/Errors";
+import { Overview } from "../../src/pages/Overview";
+import { Sessions } from "../../src/pages/Sessions";
+import { signedIn } from "./api-stub";
+
+const project: Project = { id: "p1", name: "Shop", slug: "shop", allowed_domains: [], settings: {}, role: "owner", created_at: "2026-01-01T00:00:00Z" };
+
+const overview = (sessions: number): OverviewData => ({
+  range: { from: "2026-01-01T00:00:00Z", to: "2026-01-02T00:00:00Z", bucket_seconds: 3600 },
+  sessions,
+  users: sessions,
+  page_views: sessions * 3,
+  bounce_rate: 0.25,
+  avg_duration_ms: 65_000,
+  errors: 2,
+  error_session_rate: 0.5,
+  rage_clicks: 4,
+  dead_clicks: 1,
+  rage_click_session_rate: 0.25,
+  dead_click_session_rate: 0.25,
+  web_vitals: [{ name: "LCP", p75: 3_100, samples: 12 }],
+  top_pages: [{ key: "/pricing", count: 9 }],
+  referrers: [],
+  countries: [{ key: "DE", count: 4 }],
+  devices: [],
+  browsers: [],
+  series: [{ at: "2026-01-01T05:00:00Z", sessions, page_views: sessions * 3, errors: 2 }],
+});
+
+const session = (id: string, extra: Partial<SessionSummary> = {}): SessionSummary =>
+  ({ session_id: id, user_id: "", anonymous_id: "anon-123456789", started_ms: 1_767_225_600_000, duration_ms: 65_000, entry_path: "/", exit_path: "/cart", entry_url: "https://shop.test/", page_count: 2, event_count: 9, device_type: "desktop", browser: "Firefox", os: "Linux", country_code: "DE", city: "", has_error: false, has_rage_click: false, has_dead_click: false, is_active: false, has_replay: true, error_count: 0, ...extra }) as SessionSummary;
+
+describe("overview page", () => {
+  it("shows loading, then the counters, the chart and the top lists", async () => {
+    await signedIn({ "/api/v1/projects/p1/overview": overview(4) });
+    render(<Overview project={project} />);
+    expect(screen.getByRole("status").textContent).toContain("Loading");
+    const sessions = await screen.findByText("Sessions", { selector: ".stat-label" });
+    expect(sessions.nextElementSibling!.textContent).toBe("4");
+    expect(screen.getByText("1m 5s")).toBeTruthy();
+    expect(screen.getByRole("img", { name: "Sessions and page views over time" })).toBeTruthy();
+    expect(screen.getByRole("link", { name: "/pricing" }).getAttribute("href")).toBe("/p/p1/sessions?path=%2Fpricing");
+    expect(screen.getByText("LCP").closest("li")!.className).toBe("vital-fair");
+  });
+
+  it("an error offers a retry that asks again", async () => {
+    let calls = 0;
+    await signedIn({
+      "/api/v1/projects/p1/overview": () => (++calls === 1 ? Response.json({ error: "clickhouse unreachable" }, { status: 503 }) : Response.json(overview(1))),
+    });
+    render(<Overview project={project} />);
+    expect((await screen.findByRole("alert")).textContent).toContain("clickhouse unreachable");
+    fireEvent.click(screen.getByRole("button", { name: "Retry" }));
+    await screen.findByText("Users");
+    expect(calls).toBe(2);
+  });
+
+  it("with no sessions shows the SDK snippet with the project's key", async () => {
+    rememberKey("p1", "gs_remembered_key");
+    await signedIn({ "/api/v1/projects/p1/overview": overview(0), "/api/v1/projects/p1/keys": { keys: [] } });
+    render(<Overview project={project} />);
+    expect((await screen.findByTestId("sdk-snippet")).textContent).toContain('projectKey: "gs_remembered_key"');
+    expect(screen.getByText("No sessions in this range")).toBeTruthy();
+  });
+});
+
+describe("sessions page", () => {
+  it("filters become the list's query string, and the URL's", async () => {
+    const stub = await signedIn({
+      "/api/v1/projects/p1/sessions": (url: URL) => Response.json({ sessions: url.searchParams.get("has_error") ? [session("s-err", { has_error: true, error_count: 3 })] : [session("s1"), session("s-err", { has_error: true })], next_cursor: null }),
+    });
+    render(<Sessions project={project} />);
+    await waitFor(() => expect(document.querySelectorAll("tr[data-session]").length).toBe(2));
+    const first = stub.to("/api/v1/projects/p1/sessions")[0]!;
+    expect(first.searchParams.get("sort")).toBe("started_at");
+    expect(first.searchParams.get("order")).toBe("desc");
+    expect(first.searchParams.get("limit")).toBe("50");
+
+    await act(async () => fireEvent.click(screen.getByLabelText("Errors")));
+    await waitFor(() => expect(document.querySelectorAll("tr[data-session]").length).toBe(1));
+    expect(stub.to("/api/v1/projects/p1/sessions").at(-1)!.searchParams.get("has_error")).toBe("true");
+    expect(location.search).toContain("has_error=true");
+
+    fireEvent.change(screen.getByLabelText("URL contains"), { target: { value: "checkout" } });
+    fireEvent.change(screen.getByLabelText("Minimum duration in seconds"), { target: { value: "30" } });
+    await act(async () => fireEvent.submit(screen.getByRole("form", { name: "Filter sessions" })));
+    const last = stub.to("/api/v1/projects/p1/sessions").at(-1)!;
+    expect(last.searchParams.get("url")).toBe("checkout");
+    expect(last.searchParams.get("min_duration_ms")).toBe("30000");
+    expect(last.searchParams.get("has_error")).toBe("true");
+
+    await act(async () => fireEvent.click(screen.getByRole("button", { name: /Duration/ })));
+    const sorted = stub.to("/api/v1/projects/p1/sessions").at(-1)!;
+    expect([sorted.searchParams.get("sort"), sorted.searchParams.get("order")]).toEqual(["duration", "desc"]);
+  });
+
+  it("no match offers to clear the filters", async () => {
+    history.replaceState(null, "", "/p/p1/sessions?country=FR");
+    await signedIn({ "/api/v1/projects/p1/sessions": { sessions: [], next_cursor: null } });
+    render(<Sessions project={project} />);
+    await screen.findByText("No sessions match these filters");
+    await act(async () => fireEvent.click(screen.getByRole("button", { name: "Clear filters" })));
+    expect(location.search).not.toContain("country");
+  });
+});
+
+describe("errors page", () => {
+  it("lists groups with counts and links to sample sessions", async () => {
+    await signedIn({
+      "/api/v1/projects/p1/errors": { errors: [{ fingerprint: "42", type: "js_error", message: "x is undefined", stack: "at pay (app.js:1:2)", count: 7, sessions: 3, first_seen: "2026-01-01T00:00:00Z", last_seen: "2026-01-01T01:00:00Z", example_sessions: ["0a1b2c3d-0000-0000-0000-000000000000"] }] },
+    });
+    render(<Errors project={project} />);
+    const group = (await screen.findByText("x is undefined")).closest("li")!;
+    expect(group.textContent).toContain("7 times in 3 sessions");
+    expect(group.querySelector("a[href='/p/p1/sessions/0a1b2c3d-0000-0000-0000-000000000000']")!.textContent).toBe("0a1b2c3d");
+  });
+});
