@@ -28,6 +28,7 @@ struct Totals {
 
 #[derive(Debug, Serialize, Deserialize, clickhouse::Row)]
 struct Frustration {
+    bucket_ms: i64,
     rage_clicks: u64,
     dead_clicks: u64,
 }
@@ -49,12 +50,20 @@ struct ListedCount {
 struct Point {
     bucket_ms: i64,
     sessions: u64,
+    users: u64,
+    bounces: u64,
+    avg_duration_ms: f64,
+    rage_sessions: u64,
+    dead_sessions: u64,
+    error_sessions: u64,
     page_views: u64,
     errors: u64,
 }
 
 #[derive(Debug, Serialize, Deserialize, clickhouse::Row)]
 struct Vital {
+    /// The series bucket; 0 for the whole range.
+    bucket_ms: i64,
     name: String,
     p75: f64,
     samples: u64,
@@ -118,17 +127,31 @@ fn top_pages_sql() -> String {
     )
 }
 
-/// Web vitals p75: whole hours from `web_vitals_hourly`' quantile states, the edges from events.
-fn vitals_sql() -> String {
+/// The series bucket of a time column, as Unix milliseconds.
+fn bucket_of(column: &str, bucket_seconds: u32) -> String {
     format!(
-        "SELECT toString(metric) AS name, quantileMerge(0.75)(state) AS p75, sum(n) AS samples FROM (
-             SELECT metric_name AS metric, value AS state, toUInt64(samples) AS n
+        "toUnixTimestamp64Milli(toDateTime64(toStartOfInterval({column}, INTERVAL {bucket_seconds} SECOND), 3))"
+    )
+}
+
+/// Web vitals p75 over the whole range, or per series bucket (buckets are whole hours, so an
+/// hourly row falls in one bucket): whole hours from `web_vitals_hourly`' quantile states, the
+/// edges from events.
+fn vitals_sql(bucket_seconds: Option<u32>) -> String {
+    let bucket =
+        |column: &str| bucket_seconds.map_or("toInt64(0)".into(), |s| bucket_of(column, s));
+    format!(
+        "SELECT bucket_ms, toString(metric) AS name, quantileMerge(0.75)(state) AS p75, sum(n) AS samples FROM (
+             SELECT {} AS bucket_ms, metric_name AS metric, value AS state, toUInt64(samples) AS n
              FROM web_vitals_hourly WHERE {WHOLE_HOURS}
              UNION ALL
-             SELECT metric_name AS metric, quantileState(0.75)(metric_value) AS state, count() AS n
-             FROM {} WHERE metric_name != '' GROUP BY metric)
-         GROUP BY name ORDER BY name",
-        events_at_edges("metric_name, metric_value", "'web_vitals'")
+             SELECT {} AS bucket_ms, metric_name AS metric, quantileState(0.75)(metric_value) AS state,
+                    count() AS n
+             FROM {} WHERE metric_name != '' GROUP BY bucket_ms, metric)
+         GROUP BY bucket_ms, name ORDER BY bucket_ms, name",
+        bucket("hour"),
+        bucket("timestamp"),
+        events_at_edges("timestamp, metric_name, metric_value", "'web_vitals'")
     )
 }
 
@@ -159,9 +182,10 @@ fn rate(part: u64, whole: u64) -> f64 {
 
 /// `GET /api/v1/projects/{id}/overview?from&to`
 ///
-/// Six queries at once: totals and counters, the time series and the four top lists over the
-/// session rows; frustration counts from insights; top pages and web vitals from the hourly
-/// aggregates plus the range's partial edge hours from events.
+/// Seven queries at once: totals and counters, the time series and the four top lists over the
+/// session rows; frustration counts per bucket from insights; top pages and web vitals (for the
+/// range and per bucket) from the hourly aggregates plus the range's partial edge hours from
+/// events. Every counter and rate has a series point per bucket.
 pub async fn overview(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -183,25 +207,41 @@ pub async fn overview(
                 sum(page_count) AS page_views, sum(error_count) AS errors {SESSIONS_IN_RANGE}"
     )))
     .fetch_one::<Totals>();
-    let frustration = bind3(ch.query(
-        "SELECT countIf(insight_type = 'rage_click') AS rage_clicks,
+    let bucket = range.bucket_seconds();
+    let frustration = bind3(ch.query(&format!(
+        "SELECT {} AS bucket_ms, countIf(insight_type = 'rage_click') AS rage_clicks,
                 countIf(insight_type = 'dead_click') AS dead_clicks
          FROM insights FINAL WHERE project_id = ?
-           AND timestamp >= fromUnixTimestamp64Milli(?) AND timestamp < fromUnixTimestamp64Milli(?)",
-    ))
-    .fetch_one::<Frustration>();
-    let bucket = range.bucket_seconds();
+           AND timestamp >= fromUnixTimestamp64Milli(?) AND timestamp < fromUnixTimestamp64Milli(?)
+         GROUP BY bucket_ms",
+        bucket_of("timestamp", bucket)
+    )))
+    .fetch_all::<Frustration>();
     let series = bind3(ch.query(&format!(
-        "SELECT toUnixTimestamp64Milli(toDateTime64(toStartOfInterval(started_at, INTERVAL {bucket} SECOND), 3)) AS bucket_ms,
-                count() AS sessions, sum(page_count) AS page_views, sum(error_count) AS errors
-         {SESSIONS_IN_RANGE} GROUP BY bucket_ms ORDER BY bucket_ms"
+        "SELECT {} AS bucket_ms, count() AS sessions,
+                uniqExact(if(user_id != '', user_id, anonymous_id)) AS users,
+                countIf(is_bounce) AS bounces, ifNotFinite(avg(duration_ms), 0) AS avg_duration_ms,
+                countIf(has_rage_click) AS rage_sessions, countIf(has_dead_click) AS dead_sessions,
+                countIf(has_error) AS error_sessions,
+                sum(page_count) AS page_views, sum(error_count) AS errors
+         {SESSIONS_IN_RANGE} GROUP BY bucket_ms ORDER BY bucket_ms",
+        bucket_of("started_at", bucket)
     )))
     .fetch_all::<Point>();
     let tops = bind3(ch.query(&session_tops_sql())).fetch_all::<ListedCount>();
-    let vitals = bind_split(ch.query(&vitals_sql()), project, split).fetch_all::<Vital>();
+    let vitals = bind_split(ch.query(&vitals_sql(None)), project, split).fetch_all::<Vital>();
+    let vitals_series =
+        bind_split(ch.query(&vitals_sql(Some(bucket))), project, split).fetch_all::<Vital>();
     let pages = bind_split(ch.query(&top_pages_sql()), project, split).fetch_all::<Count>();
-    let (totals, frustration, series, tops, vitals, pages) =
-        futures::try_join!(totals, frustration, series, tops, vitals, pages)?;
+    let (totals, frustration, series, tops, vitals, vitals_series, pages) = futures::try_join!(
+        totals,
+        frustration,
+        series,
+        tops,
+        vitals,
+        vitals_series,
+        pages
+    )?;
     let list = |name: &str| -> Vec<Count> {
         tops.iter()
             .filter(|row| row.list == name)
@@ -211,15 +251,10 @@ pub async fn overview(
             })
             .collect()
     };
-    let series: Vec<serde_json::Value> = series
+    let series = series_points(&series, &frustration, &vitals_series);
+    let (rage_clicks, dead_clicks) = frustration
         .iter()
-        .map(|p| {
-            serde_json::json!({
-                "at": rfc3339_ms(p.bucket_ms), "sessions": p.sessions,
-                "page_views": p.page_views, "errors": p.errors,
-            })
-        })
-        .collect();
+        .fold((0, 0), |(r, d), f| (r + f.rage_clicks, d + f.dead_clicks));
     Ok(HttpResponse::Ok().json(serde_json::json!({
         "range": { "from": rfc3339_ms(range.from_ms), "to": rfc3339_ms(range.to_ms), "bucket_seconds": bucket },
         "sessions": totals.sessions,
@@ -229,11 +264,13 @@ pub async fn overview(
         "avg_duration_ms": totals.avg_duration_ms,
         "errors": totals.errors,
         "error_session_rate": rate(totals.error_sessions, totals.sessions),
-        "rage_clicks": frustration.rage_clicks,
-        "dead_clicks": frustration.dead_clicks,
+        "rage_clicks": rage_clicks,
+        "dead_clicks": dead_clicks,
         "rage_click_session_rate": rate(totals.rage_sessions, totals.sessions),
         "dead_click_session_rate": rate(totals.dead_sessions, totals.sessions),
-        "web_vitals": vitals,
+        "web_vitals": vitals.iter().map(|v| serde_json::json!({
+            "name": v.name, "p75": v.p75, "samples": v.samples,
+        })).collect::<Vec<_>>(),
         "top_pages": pages,
         "referrers": list("referrer"),
         "countries": list("country"),
@@ -241,6 +278,48 @@ pub async fn overview(
         "browsers": list("browser"),
         "series": series,
     })))
+}
+
+/// One point per bucket that has sessions, insights or vitals: the overview's counters and rates,
+/// and `web_vitals` as metric name to p75.
+fn series_points(
+    sessions: &[Point],
+    frustration: &[Frustration],
+    vitals: &[Vital],
+) -> Vec<serde_json::Value> {
+    type Points = std::collections::BTreeMap<i64, serde_json::Value>;
+    fn point(points: &mut Points, bucket_ms: i64) -> &mut serde_json::Value {
+        points.entry(bucket_ms).or_insert_with(|| {
+            serde_json::json!({
+                "at": rfc3339_ms(bucket_ms), "sessions": 0, "users": 0, "page_views": 0,
+                "errors": 0, "bounce_rate": 0.0, "avg_duration_ms": 0.0, "error_session_rate": 0.0,
+                "rage_click_session_rate": 0.0, "dead_click_session_rate": 0.0,
+                "rage_clicks": 0, "dead_clicks": 0, "web_vitals": {},
+            })
+        })
+    }
+    let mut points = Points::new();
+    for p in sessions {
+        let entry = point(&mut points, p.bucket_ms);
+        entry["sessions"] = p.sessions.into();
+        entry["users"] = p.users.into();
+        entry["page_views"] = p.page_views.into();
+        entry["errors"] = p.errors.into();
+        entry["bounce_rate"] = rate(p.bounces, p.sessions).into();
+        entry["avg_duration_ms"] = p.avg_duration_ms.into();
+        entry["error_session_rate"] = rate(p.error_sessions, p.sessions).into();
+        entry["rage_click_session_rate"] = rate(p.rage_sessions, p.sessions).into();
+        entry["dead_click_session_rate"] = rate(p.dead_sessions, p.sessions).into();
+    }
+    for f in frustration {
+        let entry = point(&mut points, f.bucket_ms);
+        entry["rage_clicks"] = f.rage_clicks.into();
+        entry["dead_clicks"] = f.dead_clicks.into();
+    }
+    for v in vitals {
+        point(&mut points, v.bucket_ms)["web_vitals"][v.name.as_str()] = v.p75.into();
+    }
+    points.into_values().collect()
 }
 
 #[derive(Debug, Deserialize)]

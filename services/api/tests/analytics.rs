@@ -310,7 +310,25 @@ async fn detail_replay_and_aggregates() {
     assert_eq!(o["top_pages"][0]["count"], 3);
     assert_eq!(o["web_vitals"][0]["name"], "LCP");
     assert_eq!(o["web_vitals"][0]["samples"], 2);
-    assert!(!o["series"].as_array().unwrap().is_empty());
+    let series = o["series"].as_array().unwrap();
+    let total = |field: &str| {
+        series
+            .iter()
+            .map(|p| p[field].as_u64().unwrap())
+            .sum::<u64>()
+    };
+    assert_eq!(total("sessions"), 3, "{o}");
+    assert!(
+        series.iter().all(
+            |p| p["users"].as_u64() >= Some(1) && p["users"].as_u64() <= p["sessions"].as_u64()
+        )
+    );
+    assert_eq!(total("rage_clicks"), 1, "{o}");
+    assert!(
+        series
+            .iter()
+            .all(|p| p["bounce_rate"].is_f64() && p["avg_duration_ms"].is_f64())
+    );
 
     let (status, heat) = h
         .get(
@@ -444,6 +462,24 @@ async fn overview_counts_partial_and_whole_hours_once() {
     );
     let p75 = lcp["p75"].as_f64().unwrap();
     assert!((200.0..=300.0).contains(&p75), "p75 {p75} of 100, 200, 300");
+    // Hourly buckets: each vital in its own hour, whether read from an aggregate or an edge.
+    let by_hour: Vec<(String, f64)> = o["series"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| {
+            Some((
+                p["at"].as_str()?.to_string(),
+                p["web_vitals"]["LCP"].as_f64()?,
+            ))
+        })
+        .collect();
+    let hour = |h: i64| fmt(base + Duration::hours(h));
+    assert_eq!(
+        by_hour,
+        [(hour(0), 100.0), (hour(1), 200.0), (hour(3), 300.0)],
+        "{o}"
+    );
 
     // Narrowed to the whole hours alone, the edge events drop out.
     let url = format!(
