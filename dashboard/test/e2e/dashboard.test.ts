@@ -237,8 +237,13 @@ describe("dashboard against the real API", () => {
     await expect.poll(() => row.getByTestId("live-action").textContent(), { timeout: 5_000 }).toContain("Say hello");
     await shot("live");
 
+    // Following it: the replay streams in, up to the click's effect.
     await row.getByRole("link").click();
     await dash.locator(".live-badge").waitFor({ timeout: 20_000 });
+    const replay = dash.frameLocator(".replay-root iframe");
+    await replay.getByText("Say hello").waitFor({ timeout: 10_000 });
+    await expect.poll(() => replay.locator("#said").textContent(), { timeout: 15_000 }).toBe("hello!");
+    await shot("live-replay");
     await visitor.context().close();
   });
 
