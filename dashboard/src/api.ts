@@ -142,7 +142,8 @@ export interface Overview {
   countries: Count[];
   devices: Count[];
   browsers: Count[];
-  series: { at: string; sessions: number; page_views: number; errors: number }[];
+  /** One point per bucket with data; every counter of the range, per bucket. */
+  series: { at: string; sessions: number; page_views: number; errors: number; rage_clicks?: number; dead_clicks?: number }[];
 }
 
 export interface Heatmap {

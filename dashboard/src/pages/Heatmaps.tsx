@@ -66,7 +66,13 @@ export function drawClicks(canvas: HTMLCanvasElement, grid: Heatmap["grid"], wid
   return painted;
 }
 
-/** The page as a replay's full snapshot shows it, for the overlay's background. */
+/** The heatmap's device for a viewport width, as the API buckets clicks. */
+export const deviceOf = (width: number) => (width < 768 ? "mobile" : width < 1024 ? "tablet" : "desktop");
+
+/**
+ * The page as a replay's full snapshot shows it, for the overlay's background: the first snapshot
+ * of `path` at a viewport width of `device`, from the newest sessions that visited it.
+ */
 function useBackground(projectId: string, path: string, device: string, range: { from: string; to: string }) {
   const [state, setState] = useState<{ events: RrwebEvent[]; width: number; height: number; session: string } | null | undefined>(undefined);
   useEffect(() => {
@@ -74,13 +80,13 @@ function useBackground(projectId: string, path: string, device: string, range: {
     setState(undefined);
     const abort = new AbortController();
     (async () => {
-      const list = await client.get<SessionList>(projectPath(projectId, `/sessions${qs({ from: range.from, to: range.to, path, device, limit: 20 })}`), abort.signal);
-      for (const s of list.sessions.filter((x) => x.has_replay)) {
+      const list = await client.get<SessionList>(projectPath(projectId, `/sessions${qs({ from: range.from, to: range.to, path, limit: 20 })}`), abort.signal);
+      for (const s of list.sessions.filter((x) => x.has_replay && (!x.viewport_width || deviceOf(x.viewport_width) === device))) {
         const res = await client.stream(projectPath(projectId, `/sessions/${s.session_id}/replay`), abort.signal);
         const events: RrwebEvent[] = [];
         for await (const c of replayChunks(res.body!)) events.push(...c.events);
         events.sort((a, b) => a.timestamp - b.timestamp);
-        const snap = snapshotsByUrl(events).find((x) => pathOf(x.href).split("?")[0] === path);
+        const snap = snapshotsByUrl(events).find((x) => pathOf(x.href).split("?")[0] === path && deviceOf(x.width) === device);
         if (snap) {
           const meta = events.slice(0, snap.index).reverse().find((e) => e.type === EventType.Meta)!;
           setState({ events: [meta, events[snap.index]!], width: snap.width, height: snap.height, session: s.session_id });
@@ -170,7 +176,7 @@ function HeatmapView({ project, heat, device, mode, range }: { project: Project;
         title={`${heat.path} · ${device}`}
         actions={
           <span className="muted small">
-            {fmtNumber(totalClicks)} clicks · {fmtNumber(sessions)} sessions scrolled
+            {fmtNumber(totalClicks)} clicks · scroll depth of {fmtNumber(sessions)} sessions
           </span>
         }
       >

@@ -29,14 +29,14 @@ type Point = OverviewData["series"][number];
  * sessions), from the bucket holding `range.from` to the one before `range.to`. Buckets are
  * aligned to the Unix epoch, as the API's `toStartOfInterval` aligns them.
  */
-export function fillSeries(series: Point[], range: OverviewData["range"]): { at: number; point: Omit<Point, "at"> }[] {
+export function fillSeries(series: Point[], range: OverviewData["range"]): { at: number; point: Required<Omit<Point, "at">> }[] {
   const step = range.bucket_seconds * 1000;
   const byAt = new Map(series.map((p) => [Date.parse(p.at), p]));
-  const out: { at: number; point: Omit<Point, "at"> }[] = [];
+  const out: { at: number; point: Required<Omit<Point, "at">> }[] = [];
   const end = Date.parse(range.to);
   for (let at = Math.floor(Date.parse(range.from) / step) * step; at < end; at += step) {
     const p = byAt.get(at);
-    out.push({ at, point: { sessions: p?.sessions ?? 0, page_views: p?.page_views ?? 0, errors: p?.errors ?? 0 } });
+    out.push({ at, point: { sessions: p?.sessions ?? 0, page_views: p?.page_views ?? 0, errors: p?.errors ?? 0, rage_clicks: p?.rage_clicks ?? 0, dead_clicks: p?.dead_clicks ?? 0 } });
   }
   return out;
 }
@@ -52,7 +52,14 @@ export function OverviewBody({ o, project }: { o: OverviewData; project: Project
     ],
     [filled],
   );
-  const errors = useMemo(() => [{ label: "Errors", values: filled.map((p) => p.point.errors), color: "#e5484d" }], [filled]);
+  const problems = useMemo(
+    () => [
+      { label: "Errors", values: filled.map((p) => p.point.errors), color: "#e5484d" },
+      { label: "Rage clicks", values: filled.map((p) => p.point.rage_clicks), color: "#d98a00" },
+      { label: "Dead clicks", values: filled.map((p) => p.point.dead_clicks), color: "#6b5bd2" },
+    ],
+    [filled],
+  );
   if (o.sessions === 0) {
     return (
       <Empty title="No sessions in this range">
@@ -120,8 +127,8 @@ export function OverviewBody({ o, project }: { o: OverviewData; project: Project
             <p className="muted">No web vitals in this range.</p>
           )}
         </Card>
-        <Card title="Errors over time">
-          <TimeChart x={x} series={errors} range={span} height={160} label="Errors over time" />
+        <Card title="Errors and frustration over time">
+          <TimeChart x={x} series={problems} range={span} height={160} label="Errors, rage clicks and dead clicks over time" />
         </Card>
       </div>
       <div className="grid2">

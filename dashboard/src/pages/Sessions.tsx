@@ -208,7 +208,7 @@ function Filters({ filters, apply, searchRef }: { filters: Record<string, string
     <form className="filters card" onSubmit={submit} aria-label="Filter sessions">
       <input ref={searchRef} type="search" aria-label="URL contains" placeholder="URL contains…  ( / )" value={url} onChange={(e) => setUrl(e.target.value)} />
       <input aria-label="User id" placeholder="User id" value={user} onChange={(e) => setUser(e.target.value)} size={12} />
-      <input aria-label="Country" placeholder="Country (DE)" value={country} onChange={(e) => setCountry(e.target.value)} size={6} maxLength={2} />
+      <input aria-label="Country" title="Two-letter country code, e.g. DE" placeholder="Country" value={country} onChange={(e) => setCountry(e.target.value)} size={7} maxLength={2} />
       <select aria-label="Device" value={filters.device ?? ""} onChange={(e) => apply({ device: e.target.value || null })}>
         <option value="">Any device</option>
         <option value="desktop">Desktop</option>

@@ -4,6 +4,7 @@ import { qs } from "../../src/api";
 import { replayOptions, snippet } from "../../src/components/SdkSnippet";
 import { applyLive, type LiveMessage } from "../../src/live";
 import { describeCondition, ruleInput } from "../../src/pages/Alerts";
+import { deviceOf } from "../../src/pages/Heatmaps";
 import { fillSeries } from "../../src/pages/Overview";
 import { domainsFrom, thresholdsFrom } from "../../src/pages/Settings";
 import { keyState } from "../../src/pages/SettingsAccess";
@@ -66,10 +67,11 @@ describe("settings forms", () => {
 describe("overview series", () => {
   it("fills the buckets the API left out with zeros over the whole range", () => {
     const range = { from: "2026-01-01T00:30:00Z", to: "2026-01-01T04:00:00Z", bucket_seconds: 3600 };
-    const filled = fillSeries([{ at: "2026-01-01T02:00:00Z", sessions: 3, page_views: 7, errors: 1 }], range);
+    const filled = fillSeries([{ at: "2026-01-01T02:00:00Z", sessions: 3, page_views: 7, errors: 1 }, { at: "2026-01-01T03:00:00Z", sessions: 1, page_views: 1, errors: 0, rage_clicks: 2, dead_clicks: 5 }], range);
     expect(filled.map((p) => new Date(p.at).toISOString().slice(11, 16))).toEqual(["00:00", "01:00", "02:00", "03:00"]);
-    expect(filled.map((p) => p.point.sessions)).toEqual([0, 0, 3, 0]);
-    expect(filled[2]!.point).toEqual({ sessions: 3, page_views: 7, errors: 1 });
+    expect(filled.map((p) => p.point.sessions)).toEqual([0, 0, 3, 1]);
+    expect(filled.map((p) => p.point.dead_clicks)).toEqual([0, 0, 0, 5]);
+    expect(filled[2]!.point).toEqual({ sessions: 3, page_views: 7, errors: 1, rage_clicks: 0, dead_clicks: 0 });
   });
 });
 
@@ -97,5 +99,11 @@ describe("live sessions", () => {
   it("a session first heard of by an update is added", () => {
     const state = applyLive(new Map(), { type: "started", session_id: "s2", url: "https://shop.test/", country: "FR", device: "mobile", browser: "Safari" }, at);
     expect(state.get("s2")).toMatchObject({ url: "/", country: "FR", device: "mobile", ended: false });
+  });
+});
+
+describe("heatmap devices", () => {
+  it("bucket viewport widths as the API does", () => {
+    expect([390, 767, 768, 1023, 1024, 1920].map(deviceOf)).toEqual(["mobile", "mobile", "tablet", "tablet", "desktop", "desktop"]);
   });
 });
