@@ -14,19 +14,6 @@ use crate::query::{HourSplit, Range, RangeParams, rfc3339_ms, text_filter};
 use crate::state::AppState;
 
 #[derive(Debug, Serialize, Deserialize, clickhouse::Row)]
-struct Totals {
-    sessions: u64,
-    users: u64,
-    bounces: u64,
-    avg_duration_ms: f64,
-    rage_sessions: u64,
-    dead_sessions: u64,
-    error_sessions: u64,
-    page_views: u64,
-    errors: u64,
-}
-
-#[derive(Debug, Serialize, Deserialize, clickhouse::Row)]
 struct Frustration {
     bucket_ms: i64,
     rage_clicks: u64,
@@ -155,6 +142,26 @@ fn vitals_sql(bucket_seconds: Option<u32>) -> String {
     )
 }
 
+/// The session-row counters over the whole range (one row, `bucket_ms` 0), or per series bucket.
+fn session_counters_sql(bucket_seconds: Option<u32>) -> String {
+    let (bucket, group) = match bucket_seconds {
+        Some(s) => (
+            bucket_of("started_at", s),
+            " GROUP BY bucket_ms ORDER BY bucket_ms",
+        ),
+        None => ("toInt64(0)".into(), ""),
+    };
+    format!(
+        "SELECT {bucket} AS bucket_ms, count() AS sessions,
+                uniqExact(if(user_id != '', user_id, anonymous_id)) AS users,
+                countIf(is_bounce) AS bounces, ifNotFinite(avg(duration_ms), 0) AS avg_duration_ms,
+                countIf(has_rage_click) AS rage_sessions, countIf(has_dead_click) AS dead_sessions,
+                countIf(has_error) AS error_sessions,
+                sum(page_count) AS page_views, sum(error_count) AS errors
+         {SESSIONS_IN_RANGE}{group}"
+    )
+}
+
 /// The four top lists over the session rows, in one pass: `list` is `referrer`, `country`,
 /// `device` or `browser`.
 fn session_tops_sql() -> String {
@@ -198,16 +205,8 @@ pub async fn overview(
     let split = range.split_hours();
     let ch = &state.clickhouse;
     let bind3 = |q: clickhouse::query::Query| q.bind(project).bind(range.from_ms).bind(range.to_ms);
-    let totals = bind3(ch.query(&format!(
-        "SELECT count() AS sessions,
-                uniqExact(if(user_id != '', user_id, anonymous_id)) AS users,
-                countIf(is_bounce) AS bounces, ifNotFinite(avg(duration_ms), 0) AS avg_duration_ms,
-                countIf(has_rage_click) AS rage_sessions, countIf(has_dead_click) AS dead_sessions,
-                countIf(has_error) AS error_sessions,
-                sum(page_count) AS page_views, sum(error_count) AS errors {SESSIONS_IN_RANGE}"
-    )))
-    .fetch_one::<Totals>();
     let bucket = range.bucket_seconds();
+    let totals = bind3(ch.query(&session_counters_sql(None))).fetch_one::<Point>();
     let frustration = bind3(ch.query(&format!(
         "SELECT {} AS bucket_ms, countIf(insight_type = 'rage_click') AS rage_clicks,
                 countIf(insight_type = 'dead_click') AS dead_clicks
@@ -217,17 +216,7 @@ pub async fn overview(
         bucket_of("timestamp", bucket)
     )))
     .fetch_all::<Frustration>();
-    let series = bind3(ch.query(&format!(
-        "SELECT {} AS bucket_ms, count() AS sessions,
-                uniqExact(if(user_id != '', user_id, anonymous_id)) AS users,
-                countIf(is_bounce) AS bounces, ifNotFinite(avg(duration_ms), 0) AS avg_duration_ms,
-                countIf(has_rage_click) AS rage_sessions, countIf(has_dead_click) AS dead_sessions,
-                countIf(has_error) AS error_sessions,
-                sum(page_count) AS page_views, sum(error_count) AS errors
-         {SESSIONS_IN_RANGE} GROUP BY bucket_ms ORDER BY bucket_ms",
-        bucket_of("started_at", bucket)
-    )))
-    .fetch_all::<Point>();
+    let series = bind3(ch.query(&session_counters_sql(Some(bucket)))).fetch_all::<Point>();
     let tops = bind3(ch.query(&session_tops_sql())).fetch_all::<ListedCount>();
     let vitals = bind_split(ch.query(&vitals_sql(None)), project, split).fetch_all::<Vital>();
     let vitals_series =
