@@ -10,7 +10,7 @@ use uuid::Uuid;
 use crate::access::{Need, require};
 use crate::auth::AuthUser;
 use crate::error::{ApiError, ApiResult};
-use crate::query::{HourSplit, Range, RangeParams, rfc3339_ms, text_filter};
+use crate::query::{Range, RangeParams, RollupSplit, rfc3339_ms, text_filter};
 use crate::state::AppState;
 
 #[derive(Debug, Serialize, Deserialize, clickhouse::Row)]
@@ -68,49 +68,93 @@ fn events_in_range(columns: &str, types: &str) -> String {
           AND event_type IN ({types}) LIMIT 1 BY event_id)"
     )
 }
-/// Like [`events_in_range`], over the two edge ranges of an [`HourSplit`] (binds: project,
-/// then the four edge bounds).
-fn events_at_edges(columns: &str, types: &str) -> String {
-    format!(
-        "(SELECT event_id, {columns} FROM events WHERE project_id = ?
-          AND ((timestamp >= fromUnixTimestamp64Milli(?) AND timestamp < fromUnixTimestamp64Milli(?))
-            OR (timestamp >= fromUnixTimestamp64Milli(?) AND timestamp < fromUnixTimestamp64Milli(?)))
-          AND event_type IN ({types}) LIMIT 1 BY event_id)"
+/// Where a part of a [`RollupSplit`] is read from.
+#[derive(Clone, Copy)]
+enum Source {
+    Hourly,
+    Minutely,
+    Raw,
+}
+
+impl Source {
+    /// The part's time column.
+    fn column(self) -> &'static str {
+        match self {
+            Source::Hourly => "hour",
+            Source::Minutely => "minute",
+            Source::Raw => "timestamp",
+        }
+    }
+}
+
+/// A `UNION ALL` over the parts of `split`; `part(source, condition)` gives each part's SELECT,
+/// where `condition` holds the part's time column to its ranges. Returns the SQL and its binds,
+/// in order; the project is the named parameter `{project:UUID}`.
+fn rollup_union(split: &RollupSplit, part: impl Fn(Source, &str) -> String) -> (String, Vec<i64>) {
+    let mut binds = Vec::new();
+    let mut parts = Vec::new();
+    let hours: Vec<Range> = split.hours.into_iter().collect();
+    for (source, ranges) in [
+        (Source::Hourly, &hours),
+        (Source::Minutely, &split.minutes),
+        (Source::Raw, &split.raw),
+    ] {
+        if ranges.is_empty() {
+            continue;
+        }
+        let column = source.column();
+        let one = format!(
+            "({column} >= fromUnixTimestamp64Milli(?) AND {column} < fromUnixTimestamp64Milli(?))"
+        );
+        binds.extend(ranges.iter().flat_map(|r| [r.from_ms, r.to_ms]));
+        parts.push(part(source, &vec![one; ranges.len()].join(" OR ")));
+    }
+    (parts.join(" UNION ALL "), binds)
+}
+
+/// Runs a [`rollup_union`] query.
+fn rollup_query(
+    ch: &clickhouse::Client,
+    project: Uuid,
+    (sql, binds): (String, Vec<i64>),
+) -> clickhouse::query::Query {
+    binds.into_iter().fold(
+        ch.query(&sql).param("project", project.to_string()),
+        |query, bind| query.bind(bind),
     )
 }
-/// Rows of an hourly aggregate table inside the split's whole hours.
-const WHOLE_HOURS: &str = "project_id = ?
-    AND hour >= fromUnixTimestamp64Milli(?) AND hour < fromUnixTimestamp64Milli(?)";
 
-/// Binds `project` and the split: whole hours first, then the edges (the order of the queries
-/// below, whose aggregate part comes before their raw part).
-fn bind_split(
-    query: clickhouse::query::Query,
-    project: Uuid,
-    split: HourSplit,
-) -> clickhouse::query::Query {
-    let [head, tail] = split.edges;
-    query
-        .bind(project)
-        .bind(split.hours.from_ms)
-        .bind(split.hours.to_ms)
-        .bind(project)
-        .bind(head.from_ms)
-        .bind(head.to_ms)
-        .bind(tail.from_ms)
-        .bind(tail.to_ms)
+/// De-duplicated raw events of the given type with `columns`, inside `condition`.
+fn raw_events(columns: &str, event_type: &str, condition: &str) -> String {
+    format!(
+        "(SELECT event_id, {columns} FROM events WHERE project_id = {{project:UUID}} AND ({condition})
+          AND event_type = '{event_type}' LIMIT 1 BY event_id)"
+    )
 }
 
-/// Page views per path: whole hours from `page_views_hourly`, the edges from events.
-fn top_pages_sql() -> String {
-    format!(
-        "SELECT page AS key, sum(views) AS count FROM (
-             SELECT path AS page, sum(views) AS views FROM page_views_hourly
-             WHERE {WHOLE_HOURS} GROUP BY page
-             UNION ALL
-             SELECT path AS page, count() AS views FROM {} GROUP BY page)
-         GROUP BY key ORDER BY count DESC, key LIMIT 10",
-        events_at_edges("path", "'page_view'")
+/// Page views per path from the rollups (`page_views_hourly`, `page_views_minutely`) and the raw
+/// partial minutes.
+fn top_pages_sql(split: &RollupSplit) -> (String, Vec<i64>) {
+    let (sql, binds) = rollup_union(split, |source, condition| match source {
+        Source::Hourly | Source::Minutely => format!(
+            "SELECT path AS page, sum(views) AS views FROM page_views_{} WHERE project_id = {{project:UUID}} AND ({condition}) GROUP BY page",
+            if matches!(source, Source::Hourly) {
+                "hourly"
+            } else {
+                "minutely"
+            }
+        ),
+        Source::Raw => format!(
+            "SELECT path AS page, count() AS views FROM {} GROUP BY page",
+            raw_events("path", "page_view", condition)
+        ),
+    });
+    (
+        format!(
+            "SELECT page AS key, sum(views) AS count FROM ({sql})
+             GROUP BY key ORDER BY count DESC, key LIMIT 10"
+        ),
+        binds,
     )
 }
 
@@ -121,28 +165,38 @@ fn bucket_of(column: &str, bucket_seconds: u32) -> String {
     )
 }
 
-/// Web vitals p75 over the whole range, or per series bucket (buckets are whole hours, so an
-/// hourly row falls in one bucket): whole hours from `web_vitals_hourly`' quantile states, the
-/// edges from events.
-fn vitals_sql(bucket_seconds: Option<u32>) -> String {
-    let bucket =
-        |column: &str| bucket_seconds.map_or("toInt64(0)".into(), |s| bucket_of(column, s));
-    format!(
-        "SELECT bucket_ms, toString(metric) AS name, quantileMerge(0.75)(state) AS p75, sum(n) AS samples FROM (
-             SELECT {} AS bucket_ms, metric_name AS metric, value AS state, toUInt64(samples) AS n
-             FROM web_vitals_hourly WHERE {WHOLE_HOURS}
-             UNION ALL
-             SELECT {} AS bucket_ms, metric_name AS metric, quantileState(0.75)(metric_value) AS state,
-                    count() AS n
-             FROM {} WHERE metric_name != '' GROUP BY bucket_ms, metric)
-         GROUP BY bucket_ms, name ORDER BY bucket_ms, name",
-        bucket("hour"),
-        bucket("timestamp"),
-        events_at_edges("timestamp, metric_name, metric_value", "'web_vitals'")
+/// Web vitals p75 over the whole range, or per series bucket (buckets are whole hours, so a
+/// rollup row falls in one bucket), merging the rollups' quantile states with the raw partial
+/// minutes'.
+fn vitals_sql(split: &RollupSplit, bucket_seconds: Option<u32>) -> (String, Vec<i64>) {
+    let (sql, binds) = rollup_union(split, |source, condition| {
+        let bucket = bucket_seconds.map_or("toInt64(0)".into(), |s| bucket_of(source.column(), s));
+        match source {
+            Source::Hourly | Source::Minutely => format!(
+                "SELECT {bucket} AS bucket_ms, metric_name AS metric, value AS state, toUInt64(samples) AS n
+                 FROM web_vitals_{} WHERE project_id = {{project:UUID}} AND ({condition})",
+                if matches!(source, Source::Hourly) { "hourly" } else { "minutely" }
+            ),
+            Source::Raw => format!(
+                "SELECT {bucket} AS bucket_ms, metric_name AS metric,
+                        quantileState(0.75)(metric_value) AS state, count() AS n
+                 FROM {} WHERE metric_name != '' GROUP BY bucket_ms, metric",
+                raw_events("timestamp, metric_name, metric_value", "web_vitals", condition)
+            ),
+        }
+    });
+    (
+        format!(
+            "SELECT bucket_ms, toString(metric) AS name, quantileMerge(0.75)(state) AS p75, sum(n) AS samples
+             FROM ({sql}) GROUP BY bucket_ms, name ORDER BY bucket_ms, name"
+        ),
+        binds,
     )
 }
 
 /// The session-row counters over the whole range (one row, `bucket_ms` 0), or per series bucket.
+/// Users are counted exactly over 64-bit hashes of their ids (a set of integers is several times
+/// cheaper than one of strings; a collision among millions of ids is vanishingly unlikely).
 fn session_counters_sql(bucket_seconds: Option<u32>) -> String {
     let (bucket, group) = match bucket_seconds {
         Some(s) => (
@@ -153,7 +207,7 @@ fn session_counters_sql(bucket_seconds: Option<u32>) -> String {
     };
     format!(
         "SELECT {bucket} AS bucket_ms, count() AS sessions,
-                uniqExact(if(user_id != '', user_id, anonymous_id)) AS users,
+                uniqExact(sipHash64(if(user_id != '', user_id, anonymous_id))) AS users,
                 countIf(is_bounce) AS bounces, ifNotFinite(avg(duration_ms), 0) AS avg_duration_ms,
                 countIf(has_rage_click) AS rage_sessions, countIf(has_dead_click) AS dead_sessions,
                 countIf(has_error) AS error_sessions,
@@ -191,8 +245,8 @@ fn rate(part: u64, whole: u64) -> f64 {
 ///
 /// Seven queries at once: totals and counters, the time series and the four top lists over the
 /// session rows; frustration counts per bucket from insights; top pages and web vitals (for the
-/// range and per bucket) from the hourly aggregates plus the range's partial edge hours from
-/// events. Every counter and rate has a series point per bucket.
+/// range and per bucket) from the hourly and minutely rollups plus the partial minutes at the
+/// range's ends from events. Every counter and rate has a series point per bucket.
 pub async fn overview(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -202,7 +256,7 @@ pub async fn overview(
     let project = path.into_inner();
     require(&state, &user, project, Need::Read).await?;
     let range = Range::parse(params.from.as_deref(), params.to.as_deref())?;
-    let split = range.split_hours();
+    let split = range.rollup_split();
     let ch = &state.clickhouse;
     let bind3 = |q: clickhouse::query::Query| q.bind(project).bind(range.from_ms).bind(range.to_ms);
     let bucket = range.bucket_seconds();
@@ -218,10 +272,10 @@ pub async fn overview(
     .fetch_all::<Frustration>();
     let series = bind3(ch.query(&session_counters_sql(Some(bucket)))).fetch_all::<Point>();
     let tops = bind3(ch.query(&session_tops_sql())).fetch_all::<ListedCount>();
-    let vitals = bind_split(ch.query(&vitals_sql(None)), project, split).fetch_all::<Vital>();
+    let vitals = rollup_query(ch, project, vitals_sql(&split, None)).fetch_all::<Vital>();
     let vitals_series =
-        bind_split(ch.query(&vitals_sql(Some(bucket))), project, split).fetch_all::<Vital>();
-    let pages = bind_split(ch.query(&top_pages_sql()), project, split).fetch_all::<Count>();
+        rollup_query(ch, project, vitals_sql(&split, Some(bucket))).fetch_all::<Vital>();
+    let pages = rollup_query(ch, project, top_pages_sql(&split)).fetch_all::<Count>();
     let (totals, frustration, series, tops, vitals, vitals_series, pages) = futures::try_join!(
         totals,
         frustration,

@@ -33,12 +33,20 @@ fn parse_time(field: &str, value: &str) -> ApiResult<OffsetDateTime> {
 }
 
 impl Range {
-    /// From a request's `from` and `to`; default the last [`DEFAULT_RANGE_DAYS`] days up to now.
+    /// From a request's `from` and `to`; default the last [`DEFAULT_RANGE_DAYS`] days up to the end
+    /// of the current minute.
     pub fn parse(from: Option<&str>, to: Option<&str>) -> ApiResult<Self> {
         let now = OffsetDateTime::now_utc();
         let to = match to {
             Some(v) => parse_time("to", v)?,
-            None => now + time::Duration::minutes(1),
+            // The end of the current minute: aligned, so the rollups answer without raw rows.
+            None => {
+                let minute = i128::from(MINUTE_MS) * 1_000_000;
+                OffsetDateTime::from_unix_timestamp_nanos(
+                    (now.unix_timestamp_nanos() / minute + 1) * minute,
+                )
+                .unwrap_or(now)
+            }
         };
         let from = match from {
             Some(v) => parse_time("from", v)?,
@@ -70,56 +78,71 @@ impl Range {
     }
 }
 
+const MINUTE_MS: i64 = 60_000;
 const HOUR_MS: i64 = 3_600_000;
 
-/// A range cut for reading hourly aggregates: the whole hours inside it, and the partial hours
-/// at its edges, which are read from raw rows. Together they cover the range exactly once.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct HourSplit {
-    /// Whole hours `[from, to)`; empty (`from == to`) when the range holds none.
-    pub hours: Range,
-    /// The part before the first whole hour, and the part after the last.
-    pub edges: [Range; 2],
+/// A range cut for reading rollups: the whole hours inside it (from an hourly rollup), the whole
+/// minutes of the partial hours at its edges (from a minutely rollup), and what is left, the
+/// partial minutes at its two ends (from raw rows; none for minute-aligned bounds). The parts
+/// cover the range exactly once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RollupSplit {
+    pub hours: Option<Range>,
+    pub minutes: Vec<Range>,
+    pub raw: Vec<Range>,
 }
 
 impl Range {
-    pub fn split_hours(&self) -> HourSplit {
-        let first = self.from_ms.div_euclid(HOUR_MS) * HOUR_MS
-            + if self.from_ms.rem_euclid(HOUR_MS) == 0 {
+    fn is_empty(&self) -> bool {
+        self.from_ms >= self.to_ms
+    }
+
+    /// The whole `unit`s inside the range (if any), and the parts before and after them.
+    fn split_units(&self, unit: i64) -> (Option<Range>, [Range; 2]) {
+        let first = self.from_ms.div_euclid(unit) * unit
+            + if self.from_ms.rem_euclid(unit) == 0 {
                 0
             } else {
-                HOUR_MS
+                unit
             };
-        let last = self.to_ms.div_euclid(HOUR_MS) * HOUR_MS;
+        let last = self.to_ms.div_euclid(unit) * unit;
         if first >= last {
             let empty = Range {
                 from_ms: self.to_ms,
                 to_ms: self.to_ms,
             };
-            return HourSplit {
-                hours: Range {
-                    from_ms: first,
-                    to_ms: first,
-                },
-                edges: [*self, empty],
-            };
+            return (None, [*self, empty]);
         }
-        HourSplit {
-            hours: Range {
+        let head = Range {
+            from_ms: self.from_ms,
+            to_ms: first,
+        };
+        let tail = Range {
+            from_ms: last,
+            to_ms: self.to_ms,
+        };
+        (
+            Some(Range {
                 from_ms: first,
                 to_ms: last,
-            },
-            edges: [
-                Range {
-                    from_ms: self.from_ms,
-                    to_ms: first,
-                },
-                Range {
-                    from_ms: last,
-                    to_ms: self.to_ms,
-                },
-            ],
+            }),
+            [head, tail],
+        )
+    }
+
+    pub fn rollup_split(&self) -> RollupSplit {
+        let (hours, edges) = self.split_units(HOUR_MS);
+        let mut split = RollupSplit {
+            hours,
+            minutes: Vec::new(),
+            raw: Vec::new(),
+        };
+        for edge in edges.iter().filter(|e| !e.is_empty()) {
+            let (minutes, rest) = edge.split_units(MINUTE_MS);
+            split.minutes.extend(minutes);
+            split.raw.extend(rest.into_iter().filter(|r| !r.is_empty()));
         }
+        split
     }
 }
 
@@ -160,14 +183,20 @@ mod tests {
         assert_eq!(rfc3339_ms(0), "1970-01-01T00:00:00Z");
     }
 
-    fn covered(split: &HourSplit) -> i64 {
+    fn covered(split: &RollupSplit) -> i64 {
         let len = |r: &Range| r.to_ms - r.from_ms;
-        len(&split.hours) + split.edges.iter().map(len).sum::<i64>()
+        split
+            .hours
+            .iter()
+            .chain(&split.minutes)
+            .chain(&split.raw)
+            .map(len)
+            .sum()
     }
 
     #[test]
-    fn hour_split_covers_the_range_once() {
-        let h = HOUR_MS;
+    fn rollup_split_covers_the_range_once() {
+        let (m, h) = (MINUTE_MS, HOUR_MS);
         let cases = [
             (0, 3 * h),
             (10, 3 * h + 5),
@@ -175,45 +204,59 @@ mod tests {
             (h - 1, h + 1),
             (5 * h, 6 * h),
             (-h - 7, 2 * h),
+            (3 * m, 2 * h + 7 * m),
+            (3 * m + 1, 4 * m),
         ];
         for (from_ms, to_ms) in cases {
             let range = Range { from_ms, to_ms };
-            let split = range.split_hours();
+            let split = range.rollup_split();
             assert_eq!(covered(&split), to_ms - from_ms, "{range:?}");
-            assert_eq!(split.hours.from_ms.rem_euclid(h), 0, "{range:?}");
-            assert_eq!(split.hours.to_ms.rem_euclid(h), 0, "{range:?}");
-            for edge in split.edges {
-                assert!(
-                    edge.from_ms <= edge.to_ms && edge.to_ms - edge.from_ms < 2 * h,
-                    "{range:?}"
-                );
-                assert!(edge.from_ms >= from_ms && edge.to_ms <= to_ms, "{range:?}");
+            let parts = split.hours.iter().chain(&split.minutes).chain(&split.raw);
+            let mut parts: Vec<Range> = parts.copied().collect();
+            parts.sort_by_key(|r| r.from_ms);
+            for pair in parts.windows(2) {
+                assert!(pair[0].to_ms <= pair[1].from_ms, "overlap in {range:?}");
+            }
+            for r in split.hours.iter() {
+                assert!(r.from_ms % h == 0 && r.to_ms % h == 0, "{range:?}");
+            }
+            for r in &split.minutes {
+                assert!(r.from_ms.rem_euclid(m) == 0 && r.to_ms.rem_euclid(m) == 0);
+                assert!(r.to_ms - r.from_ms < h, "{range:?}");
+            }
+            for r in &split.raw {
+                assert!(r.to_ms - r.from_ms < m && !r.is_empty(), "{range:?}");
             }
         }
-        let exact = Range {
-            from_ms: 0,
-            to_ms: 3 * h,
+        let aligned = Range {
+            from_ms: 3 * m,
+            to_ms: 2 * h + 7 * m,
         }
-        .split_hours();
+        .rollup_split();
         assert_eq!(
-            exact.hours,
-            Range {
-                from_ms: 0,
-                to_ms: 3 * h
-            }
+            aligned.hours,
+            Some(Range {
+                from_ms: h,
+                to_ms: 2 * h
+            })
+        );
+        assert_eq!(aligned.minutes.len(), 2);
+        assert!(
+            aligned.raw.is_empty(),
+            "minute-aligned bounds read no raw rows"
         );
         let inside = Range {
             from_ms: 10,
             to_ms: 20,
         }
-        .split_hours();
+        .rollup_split();
+        assert_eq!((inside.hours, inside.minutes.len()), (None, 0));
         assert_eq!(
-            inside.edges[0],
-            Range {
+            inside.raw,
+            [Range {
                 from_ms: 10,
                 to_ms: 20
-            }
+            }]
         );
-        assert_eq!(inside.hours.from_ms, inside.hours.to_ms);
     }
 }

@@ -111,6 +111,10 @@ fn clickhouse_tables() -> &'static [&'static str] {
         "page_views_hourly_mv",
         "web_vitals_hourly",
         "web_vitals_hourly_mv",
+        "page_views_minutely",
+        "page_views_minutely_mv",
+        "web_vitals_minutely",
+        "web_vitals_minutely_mv",
         "schema_migrations",
     ]
 }

@@ -15,6 +15,7 @@ pub mod convert;
 pub mod detect;
 pub mod error;
 pub mod live;
+pub mod retry;
 pub mod session;
 pub mod shard;
 pub mod thresholds;

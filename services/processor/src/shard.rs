@@ -5,9 +5,13 @@
 //! A round ends after `max_batch_rows` messages, `max_batch_bytes` bytes or `flush_interval_ms`.
 //! Then, in order: sessions apply their envelopes; events, insights, replay chunks and session
 //! rows are inserted; insights are published to `gosight.insights`; offsets are committed; live
-//! updates go out. A crash anywhere before the commit redelivers the round: event rows fold in
-//! ClickHouse by event id, and each session resumes from its stored row, skipping envelopes at or
-//! before the row's `(last_partition, last_offset)`.
+//! updates go out. A crash anywhere before the commit redelivers the round: each session resumes
+//! from its stored row, skipping envelopes at or before the row's `(last_partition,
+//! last_offset)`. Envelopes after it whose events were stored anyway (a crash between the events
+//! and the sessions insert) are found by looking up the event ids of every message produced
+//! before this shard got its partition (plus [`CLOCK_SKEW_MS`]): they are counted and not written
+//! again, so the tables filled on insert into `events` see each event once. Event rows that do
+//! arrive twice fold in ClickHouse by event id.
 //!
 //! Partitions (and so sessions) move between shards when shards are added or removed. A revoked
 //! partition's messages still in the round are dropped uncommitted (the new owner reads them) and
@@ -35,20 +39,40 @@ use rdkafka::{ClientContext, Offset, TopicPartitionList};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use crate::actors::{Add, Apply, End, Flush, MarkReplay, Output, SessionActor, TableWriter};
+use crate::actors::{
+    Add, AlreadyStored, Apply, End, Flush, MarkReplay, Output, SessionActor, TableWriter,
+};
 use crate::config::ProcessorConfig;
 use crate::convert::{datetime, event_row};
 use crate::error::ProcessorError;
 use crate::live::{LiveUpdate, channel};
+use crate::retry::with_backoff;
 use crate::session::SessionState;
 use crate::thresholds::ProjectThresholds;
 
 type Key = (Uuid, Uuid);
 
-/// Remembers partitions revoked during a round.
+/// Clock skew allowed between the ingest that stamps a message and this shard.
+const CLOCK_SKEW_MS: i64 = 60_000;
+
+/// Remembers partitions revoked during a round, and when each partition was assigned.
 #[derive(Debug, Default)]
 pub struct ShardContext {
     revoked: Mutex<Vec<(String, i32)>>,
+    assigned: Mutex<HashMap<(String, i32), i64>>,
+}
+
+impl ShardContext {
+    /// Whether a message may have been processed by an earlier owner of its partition (one that
+    /// crashed or handed the partition over before committing): it was produced before this
+    /// shard got the partition, give or take clock skew. Unknown times count as yes.
+    fn maybe_seen(&self, topic: &str, partition: i32, timestamp_ms: Option<i64>) -> bool {
+        let assigned = self.assigned.lock().unwrap_or_else(|p| p.into_inner());
+        match (assigned.get(&(topic.to_string(), partition)), timestamp_ms) {
+            (Some(at), Some(ts)) => ts < at + CLOCK_SKEW_MS,
+            _ => true,
+        }
+    }
 }
 
 impl ClientContext for ShardContext {}
@@ -57,10 +81,25 @@ impl ConsumerContext for ShardContext {
     fn pre_rebalance(&self, _: &rdkafka::consumer::BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         if let Rebalance::Revoke(list) = rebalance {
             let mut revoked = self.revoked.lock().unwrap_or_else(|p| p.into_inner());
+            let mut assigned = self.assigned.lock().unwrap_or_else(|p| p.into_inner());
             for element in list.elements() {
-                revoked.push((element.topic().to_string(), element.partition()));
+                let key = (element.topic().to_string(), element.partition());
+                assigned.remove(&key);
+                revoked.push(key);
             }
             tracing::info!(partitions = list.count(), "partitions revoked");
+        }
+    }
+
+    fn post_rebalance(&self, _: &rdkafka::consumer::BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        if let Rebalance::Assign(list) = rebalance {
+            let now = (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64;
+            let mut assigned = self.assigned.lock().unwrap_or_else(|p| p.into_inner());
+            for element in list.elements() {
+                assigned
+                    .entry((element.topic().to_string(), element.partition()))
+                    .or_insert(now);
+            }
         }
     }
 }
@@ -92,9 +131,9 @@ pub struct Shard {
     stop: CancellationToken,
 }
 
-/// One consumed message, decoded.
+/// One consumed message, decoded; an event says whether an earlier owner may have stored it.
 enum Item {
-    Event(Key, i32, i64, Arc<EventEnvelope>),
+    Event(Key, i32, i64, Arc<EventEnvelope>, bool),
     Replay(Key, i32, ReplayChunkRow),
 }
 
@@ -104,6 +143,7 @@ fn decode(
     partition: i32,
     offset: i64,
     payload: &[u8],
+    maybe_seen: bool,
 ) -> Option<Item> {
     if topic == topics.replay_chunks {
         let envelope = ReplayEnvelope::decode(payload).ok()?;
@@ -138,6 +178,7 @@ fn decode(
         partition,
         offset,
         Arc::new(envelope),
+        maybe_seen,
     ))
 }
 
@@ -167,7 +208,7 @@ fn drop_revoked(
         .collect();
     offsets.retain(|key, _| !revoked.contains(key));
     items.retain(|item| match item {
-        Item::Event(_, partition, _, _) => !gone.contains(partition),
+        Item::Event(_, partition, _, _, _) => !gone.contains(partition),
         Item::Replay(_, partition, _) => !gone_replay.contains(partition),
     });
     sessions.retain(|_, live| !gone.contains(&live.partition));
@@ -333,7 +374,12 @@ impl Shard {
             let (topic, partition, offset) =
                 (message.topic(), message.partition(), message.offset());
             offsets.insert((topic.to_string(), partition), offset);
-            match decode(&self.topics, topic, partition, offset, payload) {
+            let maybe_seen = self.consumer.context().maybe_seen(
+                topic,
+                partition,
+                message.timestamp().to_millis(),
+            );
+            match decode(&self.topics, topic, partition, offset, payload, maybe_seen) {
                 Some(item) => items.push(item),
                 None => {
                     metrics::counter!("gosight_processor_undecodable_total").increment(1);
@@ -388,16 +434,91 @@ impl Shard {
         Ok(())
     }
 
+    /// A read from ClickHouse, retried while it is unavailable (the round waits, and so does
+    /// consumption).
+    async fn read<T, Fut>(&self, query: impl FnMut() -> Fut) -> Result<T, ProcessorError>
+    where
+        Fut: std::future::Future<Output = clickhouse::error::Result<T>>,
+    {
+        with_backoff(&self.stop, query, |error, backoff| {
+            metrics::counter!("gosight_processor_read_errors_total").increment(1);
+            tracing::warn!(%error, retry_in_ms = backoff.as_millis() as u64, "clickhouse read failed; retrying");
+        })
+        .await
+    }
+
+    /// Which of these events (read from before this shard owned their partition) ClickHouse
+    /// already holds, by session.
+    async fn already_stored(
+        &self,
+        rows: &[EventRow],
+    ) -> Result<HashMap<Key, HashSet<Uuid>>, ProcessorError> {
+        #[derive(Debug, serde::Deserialize, clickhouse::Row)]
+        struct Stored {
+            #[serde(with = "clickhouse::serde::uuid")]
+            project_id: Uuid,
+            #[serde(with = "clickhouse::serde::uuid")]
+            session_id: Uuid,
+            #[serde(with = "clickhouse::serde::uuid")]
+            event_id: Uuid,
+        }
+        let mut stored: HashMap<Key, HashSet<Uuid>> = HashMap::new();
+        for chunk in rows.chunks(1000) {
+            let ms = |row: &EventRow| (row.timestamp.unix_timestamp_nanos() / 1_000_000) as i64;
+            let (from, to) = chunk
+                .iter()
+                .map(ms)
+                .fold((i64::MAX, i64::MIN), |(lo, hi), t| (lo.min(t), hi.max(t)));
+            let projects: HashSet<Uuid> = chunk.iter().map(|r| r.project_id).collect();
+            let sessions: HashSet<Uuid> = chunk.iter().map(|r| r.session_id).collect();
+            let (projects, sessions): (Vec<Uuid>, Vec<Uuid>) = (
+                projects.into_iter().collect(),
+                sessions.into_iter().collect(),
+            );
+            let events: Vec<Uuid> = chunk.iter().map(|r| r.event_id).collect();
+            let found = self
+                .read(|| {
+                    self.clickhouse
+                        .query(
+                            "SELECT DISTINCT project_id, session_id, event_id FROM events
+                             WHERE project_id IN ? AND session_id IN ? AND event_id IN ?
+                               AND timestamp >= fromUnixTimestamp64Milli(?)
+                               AND timestamp <= fromUnixTimestamp64Milli(?)",
+                        )
+                        .bind(&projects)
+                        .bind(&sessions)
+                        .bind(&events)
+                        .bind(from)
+                        .bind(to)
+                        .fetch_all::<Stored>()
+                })
+                .await?;
+            for row in found {
+                stored
+                    .entry((row.project_id, row.session_id))
+                    .or_default()
+                    .insert(row.event_id);
+            }
+        }
+        if !stored.is_empty() {
+            let count: usize = stored.values().map(HashSet::len).sum();
+            metrics::counter!("gosight_processor_already_stored_total").increment(count as u64);
+        }
+        Ok(stored)
+    }
+
     /// The stored rows of sessions this shard has not seen yet (after a restart or a move).
     async fn load_rows(&self, keys: &[Key]) -> Result<HashMap<Key, SessionRow>, ProcessorError> {
         let mut rows = HashMap::new();
         for chunk in keys.chunks(1000) {
             let ids: Vec<Uuid> = chunk.iter().map(|(_, s)| *s).collect();
             let found = self
-                .clickhouse
-                .query("SELECT ?fields FROM sessions FINAL WHERE session_id IN ?")
-                .bind(ids)
-                .fetch_all::<SessionRow>()
+                .read(|| {
+                    self.clickhouse
+                        .query("SELECT ?fields FROM sessions FINAL WHERE session_id IN ?")
+                        .bind(&ids)
+                        .fetch_all::<SessionRow>()
+                })
                 .await?;
             for row in found {
                 rows.insert((row.project_id, row.session_id), row);
@@ -411,9 +532,13 @@ impl Shard {
         let mut order: Vec<(Key, i32)> = Vec::new();
         let mut output = RoundOutput::default();
         let mut replayed: Vec<Key> = Vec::new();
+        let mut maybe_seen: Vec<EventRow> = Vec::new();
         for item in items {
             match item {
-                Item::Event(key, partition, offset, envelope) => {
+                Item::Event(key, partition, offset, envelope, seen) => {
+                    if seen && let Some(row) = event_row(&envelope) {
+                        maybe_seen.push(row);
+                    }
                     let group = groups.entry(key).or_default();
                     if group.is_empty() {
                         order.push((key, partition));
@@ -427,6 +552,7 @@ impl Shard {
             }
         }
         self.actor_for(&order).await?;
+        let mut stored = self.already_stored(&maybe_seen).await?;
         let mut pending = Vec::with_capacity(order.len());
         for (key, _) in &order {
             let Some(envelopes) = groups.remove(key) else {
@@ -439,12 +565,16 @@ impl Shard {
             // Kept (cheap Arc clones) in case the session fails; rows are built only then.
             let kept: Vec<Arc<EventEnvelope>> =
                 envelopes.iter().map(|(_, _, e)| e.clone()).collect();
-            pending.push((live.addr.send(Apply(envelopes)), kept));
+            let ids = stored.remove(key).unwrap_or_default();
+            if !ids.is_empty() {
+                live.addr.do_send(AlreadyStored(ids.clone()));
+            }
+            pending.push((live.addr.send(Apply(envelopes)), kept, ids));
         }
-        for (reply, kept) in join_all(
+        for (reply, kept, ids) in join_all(
             pending
                 .into_iter()
-                .map(|(f, kept)| async move { (f.await, kept) }),
+                .map(|(f, kept, ids)| async move { (f.await, kept, ids) }),
         )
         .await
         {
@@ -452,9 +582,11 @@ impl Shard {
                 Ok(Ok(out)) => output.absorb(out),
                 // The session's logic panicked (it restarts) or its mailbox is gone: the events
                 // are still written, uncounted in the aggregate.
-                Ok(Err(_)) | Err(_) => output
-                    .events
-                    .extend(kept.iter().filter_map(|e| event_row(e))),
+                Ok(Err(_)) | Err(_) => output.events.extend(
+                    kept.iter()
+                        .filter_map(|e| event_row(e))
+                        .filter(|row| !ids.contains(&row.event_id)),
+                ),
             }
         }
         for key in replayed {

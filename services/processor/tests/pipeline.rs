@@ -7,7 +7,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use gosight_common::backend::{BusRecord, EventBus, KafkaBus, LiveFanout, RedisFanout, SessionRow};
+use gosight_common::backend::{
+    AnalyticsStore, BusRecord, ClickHouseStore, EventBus, KafkaBus, LiveFanout, RedisFanout,
+    SessionRow,
+};
 use gosight_common::clickhouse::ClickHouseConfig;
 use gosight_common::kafka::KafkaConfig;
 use gosight_common::testing::{Engines, unique_name};
@@ -426,5 +429,79 @@ async fn insight_thresholds_follow_project_settings() {
     running.await.unwrap().unwrap();
     pool.close();
     env.engines.drop_postgres_database(&postgres).await.unwrap();
+    env.cleanup().await;
+}
+
+/// An earlier owner of the partition stored a round's event rows and stopped before the session
+/// row that counts them. The next owner counts those events in the session and does not write
+/// them again, so the tables filled on insert into `events` see each event once.
+#[actix_rt::test]
+async fn events_an_earlier_owner_stored_are_counted_not_written_again() {
+    let env = env().await;
+    let session = Uuid::new_v4();
+    let t = now_ms() - 60_000;
+    let (pricing, thanks) = (
+        "https://shop.example/pricing",
+        "https://shop.example/thanks",
+    );
+    let script = vec![
+        view(env.project, session, t, pricing),
+        click(env.project, session, t + 1_000, pricing, 100, 200),
+        click(env.project, session, t + 2_000, pricing, 400, 200),
+        view(env.project, session, t + 3_000, thanks),
+    ];
+    let stored: Vec<_> = script[..2]
+        .iter()
+        .filter_map(gosight_processor::convert::event_row)
+        .collect();
+    ClickHouseStore::new(&env.clickhouse)
+        .insert_events(&stored)
+        .await
+        .unwrap();
+    send(&env, &script).await;
+
+    let stop = CancellationToken::new();
+    let running = actix_rt::spawn(shard(&env, "", &unique_name("g"), 60, stop.clone(), None).run());
+    wait_for("events", 4, async || {
+        count(
+            &env,
+            &format!("SELECT count() FROM events FINAL WHERE session_id = '{session}'"),
+        )
+        .await
+    })
+    .await;
+    wait_for("session events", 4, async || {
+        count(
+            &env,
+            &format!(
+                "SELECT toUInt64(event_count) FROM sessions FINAL WHERE session_id = '{session}'"
+            ),
+        )
+        .await
+    })
+    .await;
+    stop.cancel();
+    running.await.unwrap().unwrap();
+
+    let row = session_row(&env, session).await;
+    assert_eq!((row.page_count, row.click_count), (2, 2));
+    let raw = count(
+        &env,
+        &format!("SELECT count() FROM events WHERE session_id = '{session}'"),
+    )
+    .await;
+    assert_eq!(raw, 4, "no row written twice, even before merges");
+    let project = env.project;
+    let views = count(
+        &env,
+        &format!("SELECT sum(views) FROM page_views_minutely WHERE project_id = '{project}'"),
+    )
+    .await;
+    let clicks = count(
+        &env,
+        &format!("SELECT sum(clicks) FROM heatmap_clicks WHERE project_id = '{project}'"),
+    )
+    .await;
+    assert_eq!((views, clicks), (2, 2));
     env.cleanup().await;
 }

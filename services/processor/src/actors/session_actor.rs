@@ -28,6 +28,10 @@ pub struct SessionActor {
     thresholds: Arc<Thresholds>,
     panics: PanicLog,
     announced: bool,
+    /// Ids of events in the next [`Apply`] that ClickHouse already holds (written by this
+    /// session's previous owner before a crash or a move, see [`AlreadyStored`]): counted in the
+    /// aggregate, not written again.
+    stored: Option<Box<[Uuid]>>,
 }
 
 impl std::fmt::Debug for SessionActor {
@@ -47,6 +51,7 @@ impl SessionActor {
             thresholds,
             panics,
             announced,
+            stored: None,
         }
     }
 
@@ -90,6 +95,7 @@ impl SessionActor {
 
     fn apply(&mut self, items: &[(i32, i64, Arc<EventEnvelope>)]) -> Output {
         let mut output = Output::default();
+        let stored = self.stored.take();
         for (partition, offset, envelope) in items {
             #[cfg(feature = "fault-injection")]
             inject_fault(envelope);
@@ -100,7 +106,9 @@ impl SessionActor {
                 output
                     .live
                     .push(LiveUpdate::from_event(&self.state.row, envelope));
-                output.events.push(row);
+                if !stored.as_ref().is_some_and(|s| s.contains(&row.event_id)) {
+                    output.events.push(row);
+                }
             }
             for signal in signals(envelope) {
                 for finding in self.windows.observe(&signal, &self.thresholds) {
@@ -166,6 +174,22 @@ impl Handler<Apply> for SessionActor {
             self.state = SessionState::from_row(before);
         }
         output
+    }
+}
+
+/// Events of the next [`Apply`] already in ClickHouse. Their rows were written, but the session
+/// row that counts them was not (the previous owner stopped between the two inserts of a round),
+/// so they are counted and not written again: the tables filled on insert into `events` (rollups,
+/// heatmaps) see each event once.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct AlreadyStored(pub std::collections::HashSet<Uuid>);
+
+impl Handler<AlreadyStored> for SessionActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: AlreadyStored, _: &mut Self::Context) {
+        self.stored = Some(msg.0.into_iter().collect());
     }
 }
 

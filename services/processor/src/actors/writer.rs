@@ -7,13 +7,13 @@
 //! round, and the data waits in Kafka (offsets are committed only after the flush).
 
 use std::marker::PhantomData;
-use std::time::Duration;
 
 use actix::prelude::*;
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
 use crate::error::ProcessorError;
+use crate::retry::with_backoff;
 
 pub struct TableWriter<R> {
     client: clickhouse::Client,
@@ -109,22 +109,16 @@ where
         );
         Box::pin(async move {
             for chunk in rows.chunks(max_rows) {
-                let mut backoff = Duration::from_millis(100);
-                loop {
-                    match insert(&client, table, chunk).await {
-                        Ok(()) => break,
-                        Err(error) => {
-                            metrics::counter!("gosight_processor_insert_errors_total", "table" => table)
-                                .increment(1);
-                            tracing::warn!(table, %error, retry_in_ms = backoff.as_millis() as u64, "insert failed; retrying");
-                            tokio::select! {
-                                _ = stop.cancelled() => return Err(ProcessorError::Stopped),
-                                _ = tokio::time::sleep(backoff) => {}
-                            }
-                            backoff = (backoff * 2).min(Duration::from_secs(10));
-                        }
-                    }
-                }
+                with_backoff(
+                    &stop,
+                    || insert(&client, table, chunk),
+                    |error, backoff| {
+                        metrics::counter!("gosight_processor_insert_errors_total", "table" => table)
+                            .increment(1);
+                        tracing::warn!(table, %error, retry_in_ms = backoff.as_millis() as u64, "insert failed; retrying");
+                    },
+                )
+                .await?;
                 metrics::counter!("gosight_processor_rows_written_total", "table" => table)
                     .increment(chunk.len() as u64);
             }
