@@ -293,3 +293,71 @@ pub async fn delete(
     }
     Ok(HttpResponse::NoContent().finish())
 }
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HistoryParams {
+    /// Only this rule's alerts.
+    pub rule: Option<String>,
+    /// At most this many (1 to 200, default 50).
+    pub limit: Option<i64>,
+    /// The previous page's `next_cursor`: alerts older than it.
+    pub cursor: Option<i64>,
+}
+
+/// `GET /api/v1/projects/{id}/alerts/history?rule&limit&cursor`: alerts sent, newest first,
+/// with the rule's name, the measured value, the evidence and each channel's delivery.
+pub async fn history(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    path: web::Path<Uuid>,
+    params: web::Query<HistoryParams>,
+) -> ApiResult<HttpResponse> {
+    let project = path.into_inner();
+    require(&state, &user, project, Need::Read).await?;
+    let rule = params
+        .rule
+        .as_deref()
+        .map(|r| Uuid::parse_str(r).map_err(|_| ApiError::invalid("rule", "not a UUID")))
+        .transpose()?;
+    let limit = params.limit.unwrap_or(50);
+    if !(1..=200).contains(&limit) {
+        return Err(ApiError::invalid("limit", "between 1 and 200"));
+    }
+    let client = state.pg.get().await?;
+    let rows = client
+        .query(
+            "SELECT h.id, h.rule_id, r.name, h.triggered_at, h.value, h.details, h.deliveries
+             FROM alert_history h JOIN alert_rules r ON r.id = h.rule_id
+             WHERE h.project_id = $1 AND ($2::uuid IS NULL OR h.rule_id = $2)
+               AND ($3::bigint IS NULL OR h.id < $3)
+             ORDER BY h.id DESC LIMIT $4",
+            &[&project, &rule, &params.cursor, &(limit + 1)],
+        )
+        .await?;
+    let more = rows.len() as i64 > limit;
+    let history: Vec<serde_json::Value> = rows
+        .iter()
+        .take(limit as usize)
+        .map(|r| {
+            serde_json::json!({
+                "id": r.get::<_, i64>(0),
+                "rule_id": r.get::<_, Uuid>(1),
+                "rule_name": r.get::<_, String>(2),
+                "triggered_at": r.get::<_, OffsetDateTime>(3)
+                    .format(&time::format_description::well_known::Rfc3339)
+                    .unwrap_or_default(),
+                "value": r.get::<_, f64>(4),
+                "details": r.get::<_, serde_json::Value>(5),
+                "deliveries": r.get::<_, serde_json::Value>(6),
+            })
+        })
+        .collect();
+    let next_cursor = if more {
+        history.last().map(|h| h["id"].clone())
+    } else {
+        None
+    };
+    Ok(HttpResponse::Ok()
+        .json(serde_json::json!({ "history": history, "next_cursor": next_cursor })))
+}

@@ -108,6 +108,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             )
             .route("/projects/{id}/alerts", get().to(alert_rules::list))
             .route("/projects/{id}/alerts", post().to(alert_rules::create))
+            .route(
+                "/projects/{id}/alerts/history",
+                get().to(alert_rules::history),
+            )
             .route("/projects/{id}/alerts/{rule}", get().to(alert_rules::get))
             .route(
                 "/projects/{id}/alerts/{rule}",

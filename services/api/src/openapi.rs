@@ -113,6 +113,14 @@ pub const ROUTES: &[Route] = &[
         "/api/v1/projects/{id}/alerts",
         "Create an alert rule",
     )),
+    with_query(
+        r(
+            "get",
+            "/api/v1/projects/{id}/alerts/history",
+            "Alerts sent, newest first",
+        ),
+        &["rule:string", "limit:integer", "cursor:integer"],
+    ),
     r(
         "get",
         "/api/v1/projects/{id}/alerts/{rule}",

@@ -549,6 +549,17 @@ async fn live_socket_sends_a_snapshot_then_updates() {
         .send(tokio_tungstenite::tungstenite::Message::Close(None))
         .await
         .unwrap();
+    drop(socket);
+
+    // A reconnect gets a fresh snapshot, then the updates published after it.
+    let (mut socket, _) = tokio_tungstenite::connect_async(&url).await.unwrap();
+    assert_eq!(next(&mut socket).await["type"], "snapshot");
+    let update = update.replace("/checkout", "/thanks");
+    fanout
+        .publish(&gosight_processor::live::channel(d.project), update.into())
+        .await
+        .unwrap();
+    assert_eq!(next(&mut socket).await["url"], "/thanks");
 
     // Without a token, or for someone else's project, there is no socket.
     let bare = url.split('?').next().unwrap().to_string();

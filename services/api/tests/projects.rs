@@ -35,6 +35,7 @@ fn endpoints(project: &str) -> Vec<(Method, String, Option<serde_json::Value>)> 
         (Method::DELETE, format!("{p}/members/{any}"), None),
         (Method::GET, format!("{p}/alerts"), None),
         (Method::POST, format!("{p}/alerts"), Some(rule.clone())),
+        (Method::GET, format!("{p}/alerts/history"), None),
         (Method::GET, format!("{p}/alerts/{any}"), None),
         (Method::PUT, format!("{p}/alerts/{any}"), Some(rule)),
         (Method::DELETE, format!("{p}/alerts/{any}"), None),
@@ -313,6 +314,43 @@ async fn settings_and_alert_rules_are_validated() {
     );
     let (_, listed) = h.get(&alerts, &alice).await;
     assert_eq!(listed["rules"].as_array().unwrap().len(), 1);
+
+    // Alerts the evaluator sent, newest first, a page at a time.
+    let client = h.pool.get().await.unwrap();
+    for value in [11.0f64, 12.0, 13.0] {
+        client
+            .execute(
+                "INSERT INTO alert_history (rule_id, project_id, value, deliveries)
+                 VALUES ($1, $2, $3, '{\"webhook\": \"delivered\"}')",
+                &[&id.parse::<uuid::Uuid>().unwrap(), &project, &value],
+            )
+            .await
+            .unwrap();
+    }
+    let (status, page) = h.get(&format!("{alerts}/history?limit=2"), &alice).await;
+    assert_eq!(status, 200, "{page}");
+    let values: Vec<f64> = page["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["value"].as_f64().unwrap())
+        .collect();
+    assert_eq!(values, [13.0, 12.0]);
+    assert_eq!(page["history"][0]["rule_name"], "Errors spike");
+    assert_eq!(page["history"][0]["deliveries"]["webhook"], "delivered");
+    let cursor = page["next_cursor"].as_i64().unwrap();
+    let (_, rest) = h
+        .get(
+            &format!("{alerts}/history?rule={id}&cursor={cursor}"),
+            &alice,
+        )
+        .await;
+    assert_eq!(rest["history"][0]["value"], 11.0);
+    assert!(rest["next_cursor"].is_null());
+    for bad in ["rule=nope", "limit=0", "limit=500"] {
+        let (status, _) = h.get(&format!("{alerts}/history?{bad}"), &alice).await;
+        assert_eq!(status, 400, "{bad}");
+    }
     assert_eq!(
         h.call(Method::DELETE, &format!("{alerts}/{id}"), &alice, None)
             .await
