@@ -218,6 +218,22 @@ export interface AlertRule {
   last_triggered_at: string | null;
 }
 
+/** One alert sent: the rule, the measured value, the evidence and each channel's delivery. */
+export interface AlertEvent {
+  id: number;
+  rule_id: string;
+  rule_name: string;
+  triggered_at: string;
+  value: number;
+  details: Record<string, unknown>;
+  deliveries: Record<string, string>;
+}
+
+export interface AlertHistoryPage {
+  history: AlertEvent[];
+  next_cursor: number | null;
+}
+
 export interface AlertRuleInput {
   name: string;
   enabled: boolean;

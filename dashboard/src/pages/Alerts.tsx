@@ -1,5 +1,5 @@
 import { type FormEvent, useState } from "react";
-import { type AlertChannel, type AlertRule, type AlertRuleInput, client, type Project, projectPath } from "../api";
+import { type AlertChannel, type AlertHistoryPage, type AlertRule, type AlertRuleInput, client, type Project, projectPath } from "../api";
 import { Async, Badge, Card, Empty, PageHead } from "../components/ui";
 import { fmtDateTime, fmtDuration } from "../format";
 import { useAction, useApi } from "../hooks";
@@ -70,7 +70,7 @@ export function Alerts({ project }: { project: Project }) {
                 )}
               </Card>
               <Card title="History">
-                <History rules={d.rules} />
+                <History project={project} rules={d.rules} />
               </Card>
             </>
           );
@@ -140,22 +140,84 @@ function RuleTable({ project, rules, onChanged }: { project: Project; rules: Ale
   );
 }
 
-/** Rules by when they last fired, newest first. */
-function History({ rules }: { rules: AlertRule[] }) {
-  const fired = rules.filter((r) => r.last_triggered_at).sort((a, b) => Date.parse(b.last_triggered_at!) - Date.parse(a.last_triggered_at!));
-  if (!fired.length) return <p className="muted">No rule has fired yet.</p>;
+/** Alerts sent, newest first, a page at a time, each with its value and deliveries. */
+function History({ project, rules }: { project: Project; rules: AlertRule[] }) {
+  const first = useApi<AlertHistoryPage>(projectPath(project.id, "/alerts/history?limit=25"));
+  const [older, setOlder] = useState<AlertHistoryPage[]>([]);
+  const [loadingMore, setLoadingMore] = useState(false);
+  const [error, setError] = useState<string>();
+  const pages = first.data ? [first.data, ...older] : [];
+  const events = pages.flatMap((p) => p.history);
+  const cursor = pages.at(-1)?.next_cursor ?? null;
+  const more = async () => {
+    if (cursor === null) return;
+    setLoadingMore(true);
+    setError(undefined);
+    try {
+      const page = await client.get<AlertHistoryPage>(projectPath(project.id, `/alerts/history?limit=25&cursor=${cursor}`));
+      setOlder((o) => [...o, page]);
+    } catch (e) {
+      setError(String((e as Error).message ?? e));
+    } finally {
+      setLoadingMore(false);
+    }
+  };
   return (
-    <ol className="group-list">
-      {fired.map((r) => (
-        <li key={r.id} className="group-head">
-          <span>
-            <Badge kind="error">fired</Badge> <strong>{r.name}</strong> <span className="muted">{describeCondition(r.condition)}</span>
-          </span>
-          <span className="muted">{fmtDateTime(r.last_triggered_at!)}</span>
-        </li>
-      ))}
-    </ol>
+    <Async state={first}>
+      {() =>
+        events.length === 0 ? (
+          <p className="muted">No alert has been sent yet.</p>
+        ) : (
+          <>
+            <table className="table">
+              <thead>
+                <tr>
+                  <th>When</th>
+                  <th>Rule</th>
+                  <th>Value</th>
+                  <th>Deliveries</th>
+                </tr>
+              </thead>
+              <tbody>
+                {events.map((e) => {
+                  const rule = rules.find((r) => r.id === e.rule_id);
+                  return (
+                    <tr key={e.id}>
+                      <td>{fmtDateTime(e.triggered_at)}</td>
+                      <td>
+                        <strong>{e.rule_name}</strong>
+                        {rule && <div className="muted">{describeCondition(rule.condition)}</div>}
+                      </td>
+                      <td>{formatValue(e.value, rule)}</td>
+                      <td>
+                        {Object.entries(e.deliveries).map(([channel, outcome]) => (
+                          <Badge key={channel} kind={outcome === "delivered" ? "ok" : "error"}>
+                            {channel}: {outcome}
+                          </Badge>
+                        ))}
+                      </td>
+                    </tr>
+                  );
+                })}
+              </tbody>
+            </table>
+            {error && <p className="error">{error}</p>}
+            {cursor !== null && (
+              <button type="button" onClick={more} disabled={loadingMore}>
+                {loadingMore ? "Loading…" : "Older alerts"}
+              </button>
+            )}
+          </>
+        )
+      }
+    </Async>
   );
+}
+
+/** A measured value as its rule states thresholds: a share as a percentage. */
+export function formatValue(value: number, rule?: AlertRule): string {
+  const rate = rule && METRICS.find((m) => m.id === rule.condition.metric)?.rate;
+  return rate ? `${Math.round(value * 1000) / 10}%` : String(Math.round(value * 100) / 100);
 }
 
 const emptyRule: AlertRuleInput = { name: "", enabled: true, condition: { metric: "js_errors", op: ">", threshold: 10, window_s: 300 }, channels: [], cooldown_seconds: 900 };

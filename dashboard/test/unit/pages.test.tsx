@@ -2,6 +2,7 @@ import { act, fireEvent, render, screen, waitFor } from "@testing-library/react"
 import { describe, expect, it } from "vitest";
 import type { Overview as OverviewData, Project, SessionSummary } from "../../src/api";
 import { rememberKey } from "../../src/components/SdkSnippet";
+import { Alerts } from "../../src/pages/Alerts";
 import { Errors } from "../../src/pages/Errors";
 import { Overview } from "../../src/pages/Overview";
 import { Sessions } from "../../src/pages/Sessions";
@@ -117,5 +118,38 @@ describe("errors page", () => {
     const group = (await screen.findByText("x is undefined")).closest("li")!;
     expect(group.textContent).toContain("7 times in 3 sessions");
     expect(group.querySelector("a[href='/p/p1/sessions/0a1b2c3d-0000-0000-0000-000000000000']")!.textContent).toBe("0a1b2c3d");
+  });
+});
+
+describe("alerts page", () => {
+  const rule = { id: "r1", name: "Errors spike", enabled: true, condition: { metric: "error_session_rate", op: ">", threshold: 0.1, window_s: 300 }, channels: [{ type: "webhook", url: "https://hooks.test/x" }], cooldown_seconds: 900, created_at: "2026-01-01T00:00:00Z", updated_at: "2026-01-01T00:00:00Z", last_triggered_at: "2026-01-01T02:00:00Z" };
+  const sent = (id: number, value: number, deliveries: Record<string, string>) => ({ id, rule_id: "r1", rule_name: "Errors spike", triggered_at: "2026-01-01T02:00:00Z", value, details: {}, deliveries });
+
+  it("lists alerts sent with their values and deliveries, and pages to older ones", async () => {
+    const stub = await signedIn({
+      "/api/v1/projects/p1/alerts": { rules: [rule] },
+      "/api/v1/projects/p1/alerts/history": (url: URL) =>
+        Response.json(
+          url.searchParams.get("cursor") === "7"
+            ? { history: [sent(3, 0.2, { webhook: "delivered" })], next_cursor: null }
+            : { history: [sent(9, 0.125, { webhook: "failed: 502" }), sent(7, 0.5, { webhook: "delivered" })], next_cursor: 7 },
+        ),
+    });
+    render(<Alerts project={project} />);
+    const failed = await screen.findByText("webhook: failed: 502");
+    expect(failed.closest("tr")!.textContent).toContain("12.5%");
+    await act(async () => fireEvent.click(screen.getByRole("button", { name: "Older alerts" })));
+    expect(await screen.findByText("20%")).toBeTruthy();
+    expect(stub.to("/api/v1/projects/p1/alerts/history").map((u) => u.searchParams.get("cursor"))).toEqual([null, "7"]);
+    expect(screen.queryByRole("button", { name: "Older alerts" })).toBeNull();
+  });
+
+  it("says when no alert has been sent", async () => {
+    await signedIn({
+      "/api/v1/projects/p1/alerts": { rules: [] },
+      "/api/v1/projects/p1/alerts/history": { history: [], next_cursor: null },
+    });
+    render(<Alerts project={project} />);
+    expect(await screen.findByText("No alert has been sent yet.")).toBeTruthy();
   });
 });
