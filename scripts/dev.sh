@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs GoSight on this machine: starts the local engines (scripts/services.sh), builds the
-# `gosight` binary, creates topics and applies migrations, then runs the ingest, processor, API
-# and alerting components until Ctrl-C.
+# `gosight` binary and the dashboard, creates topics and applies migrations, then runs the ingest,
+# processor, API (serving the dashboard) and alerting components until Ctrl-C.
 #
 #   bash scripts/dev.sh
 set -euo pipefail
@@ -14,6 +14,8 @@ export GOSIGHT_LOG__FORMAT="${GOSIGHT_LOG__FORMAT:-pretty}"
 
 cargo build --release --locked -p gosight
 bin="$CARGO_TARGET_DIR/release/gosight"
+# The dashboard the API serves at / (dashboard/dist).
+(cd dashboard && npm ci --no-audit --no-fund --silent && npm run build --silent)
 "$bin" migrate
 
 pids=()
@@ -33,6 +35,7 @@ GoSight is running:
   ingest     http://127.0.0.1:8081   (POST /v1/events, /v1/replay; /health, /ready, /metrics)
              grpc 127.0.0.1:50051
   processor  http://127.0.0.1:8083/health   (writes to ClickHouse database "gosight")
+  dashboard  http://127.0.0.1:8082/   (the API serves it; /api/v1/..., /api/openapi.json)
   api        http://127.0.0.1:8082/health
   alerts     http://127.0.0.1:8084/health
 Engines: $KAFKA_BROKERS (Kafka), $CLICKHOUSE_URL (ClickHouse), PostgreSQL and Redis on 127.0.0.1.
