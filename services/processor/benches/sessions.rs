@@ -18,6 +18,10 @@ use gosight_proto::event::Payload;
 use gosight_proto::*;
 use uuid::Uuid;
 
+/// As the `gosight` binary runs.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const SESSIONS: usize = 1_000;
 const EVENTS_PER_SESSION: usize = 10;
 

@@ -15,13 +15,14 @@ use uuid::Uuid;
 
 use crate::convert::datetime;
 
-/// Event ids remembered per session for duplicate removal.
+/// Event ids remembered per session for duplicate removal, as 64-bit folds of the ids (half the
+/// memory; two ids of one session folding alike is vanishingly unlikely).
 const RECENT_IDS: usize = 32;
 
 #[derive(Debug, Clone)]
 pub struct SessionState {
     pub row: SessionRow,
-    recent: Vec<u128>,
+    recent: Vec<u64>,
     next_slot: usize,
 }
 
@@ -108,6 +109,7 @@ impl SessionState {
             return false;
         };
         let id = id.as_u128();
+        let id = (id as u64) ^ ((id >> 64) as u64);
         if self.recent.contains(&id) {
             return true;
         }

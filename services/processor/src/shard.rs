@@ -40,10 +40,11 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use crate::actors::{
-    Add, AlreadyStored, Apply, End, Flush, MarkReplay, Output, SessionActor, TableWriter,
+    Add, AlreadyStored, Apply, End, Flush, MarkReplay, Output, Quiet, SessionActor, TableWriter,
 };
 use crate::config::ProcessorConfig;
 use crate::convert::{datetime, event_row};
+use crate::detect::QUIET_AFTER;
 use crate::error::ProcessorError;
 use crate::live::{LiveUpdate, channel};
 use crate::retry::with_backoff;
@@ -108,6 +109,8 @@ struct Live {
     addr: Addr<SessionActor>,
     partition: i32,
     last_seen: Instant,
+    /// Sent [`Quiet`] since its last events.
+    quiet: bool,
 }
 
 struct Writers {
@@ -251,6 +254,14 @@ impl RoundOutput {
             self.sessions.insert((row.project_id, row.session_id), row);
         }
         self.live.extend(output.live);
+    }
+
+    fn is_empty(&self) -> bool {
+        self.events.is_empty()
+            && self.insights.is_empty()
+            && self.replay.is_empty()
+            && self.sessions.is_empty()
+            && self.live.is_empty()
     }
 }
 
@@ -428,6 +439,7 @@ impl Shard {
                     addr,
                     partition,
                     last_seen: Instant::now(),
+                    quiet: false,
                 },
             );
         }
@@ -562,6 +574,7 @@ impl Shard {
                 continue;
             };
             live.last_seen = Instant::now();
+            live.quiet = false;
             // Kept (cheap Arc clones) in case the session fails; rows are built only then.
             let kept: Vec<Arc<EventEnvelope>> =
                 envelopes.iter().map(|(_, _, e)| e.clone()).collect();
@@ -684,10 +697,21 @@ impl Shard {
             .filter(|(_, live)| live.last_seen.elapsed() >= timeout)
             .map(|(key, _)| *key)
             .collect();
-        if idle.is_empty() {
+        let mut output = RoundOutput::default();
+        // Quiet ones free their detection windows; what those still held goes out with the rest.
+        let mut quiet = Vec::new();
+        for live in self.sessions.values_mut() {
+            if !live.quiet && live.last_seen.elapsed() >= QUIET_AFTER {
+                live.quiet = true;
+                quiet.push(live.addr.send(Quiet));
+            }
+        }
+        for out in join_all(quiet).await.into_iter().flatten() {
+            output.absorb(out);
+        }
+        if idle.is_empty() && output.is_empty() {
             return Ok(());
         }
-        let mut output = RoundOutput::default();
         for key in idle {
             if let Some(live) = self.sessions.remove(&key)
                 && let Ok(out) = live.addr.send(End).await

@@ -1,5 +1,6 @@
 //! A session actor whose logic panics restarts with its aggregate as it was before the message
-//! that panicked, keeps serving, and leaves every other session untouched.
+//! that panicked, keeps serving, and leaves every other session untouched. A session quiet for a
+//! while reports what its detection windows still held, frees them, and opens new ones later.
 
 #![allow(clippy::unwrap_used)]
 
@@ -8,7 +9,7 @@ use std::sync::Arc;
 use actix::prelude::*;
 use gosight_actors::{ActorExit, Observe, PanicLog};
 use gosight_common::backend::SessionRow;
-use gosight_processor::actors::{Apply, SessionActor};
+use gosight_processor::actors::{Apply, Quiet, SessionActor};
 use gosight_processor::detect::Thresholds;
 use gosight_processor::session::SessionState;
 use gosight_proto::event::Payload;
@@ -47,6 +48,18 @@ fn click(p: Uuid, s: Uuid) -> Arc<EventEnvelope> {
         Payload::Click(ClickPayload::default()),
         EventType::Click,
     )
+}
+
+fn click_at(p: Uuid, s: Uuid, at_ms: i64) -> Arc<EventEnvelope> {
+    let mut envelope = (*click(p, s)).clone();
+    let event = envelope.event.as_mut().unwrap();
+    event.timestamp = Some(Timestamp { unix_ms: at_ms });
+    event.payload = Some(Payload::Click(ClickPayload {
+        x: 200,
+        y: 300,
+        ..Default::default()
+    }));
+    Arc::new(envelope)
 }
 
 fn fault(p: Uuid, s: Uuid) -> Arc<EventEnvelope> {
@@ -119,4 +132,39 @@ async fn a_panicking_session_restarts_alone() {
         .unwrap()
         .unwrap();
     assert_eq!(out.session.unwrap().click_count, 2);
+}
+
+#[actix_rt::test]
+async fn quiet_reports_the_open_burst_and_frees_the_windows() {
+    let (project, session) = (Uuid::new_v4(), Uuid::new_v4());
+    let actor = SessionActor::new(
+        SessionState::new(project, session),
+        Arc::new(Thresholds::default()),
+        PanicLog::default(),
+    )
+    .start();
+    let t = 1_763_700_000_000;
+    let burst = (0..7).map(|i| (0, i, click_at(project, session, t + i * 100)));
+    let out = actor.send(Apply(burst.collect())).await.unwrap().unwrap();
+    assert!(out.insights.is_empty(), "the burst is still open");
+
+    let quiet = actor.send(Quiet).await.unwrap();
+    let types: Vec<&str> = quiet
+        .insights
+        .iter()
+        .map(|i| i.insight_type.as_str())
+        .collect();
+    assert_eq!(types, ["rage_click"]);
+    assert!(quiet.session.unwrap().has_rage_click);
+    let again = actor.send(Quiet).await.unwrap();
+    assert!(
+        again.insights.is_empty() && again.session.is_none(),
+        "nothing left"
+    );
+
+    // Later clicks open new windows: another burst, reported when it ends.
+    let later = (0..7).map(|i| (0, 10 + i, click_at(project, session, t + 600_000 + i * 100)));
+    actor.send(Apply(later.collect())).await.unwrap().unwrap();
+    let quiet = actor.send(Quiet).await.unwrap();
+    assert_eq!(quiet.insights.len(), 1);
 }

@@ -4,5 +4,5 @@
 pub mod session_actor;
 pub mod writer;
 
-pub use session_actor::{AlreadyStored, Apply, End, MarkReplay, Output, SessionActor};
+pub use session_actor::{AlreadyStored, Apply, End, MarkReplay, Output, Quiet, SessionActor};
 pub use writer::{Add, Flush, TableWriter};

@@ -14,7 +14,7 @@ use gosight_proto::EventEnvelope;
 use uuid::Uuid;
 
 use crate::convert::{datetime, event_row, signals};
-use crate::detect::{Finding, InsightKind, Thresholds, Windows};
+use crate::detect::{Finding, InsightKind, QUIET_AFTER, Thresholds, Windows};
 use crate::live::LiveUpdate;
 use crate::session::{Applied, SessionState};
 
@@ -24,7 +24,8 @@ const INSIGHT_NAMESPACE: Uuid = Uuid::from_u128(0x6f1c_2a57_8d3e_4b09_9c4f_7a21_
 
 pub struct SessionActor {
     state: SessionState,
-    windows: Windows,
+    /// Allocated on the first signal, dropped again by [`Quiet`].
+    windows: Option<Box<Windows>>,
     thresholds: Arc<Thresholds>,
     panics: PanicLog,
     announced: bool,
@@ -47,12 +48,27 @@ impl SessionActor {
         let announced = state.row.event_count > 0;
         Self {
             state,
-            windows: Windows::default(),
+            windows: None,
             thresholds,
             panics,
             announced,
             stored: None,
         }
+    }
+
+    /// Reports what the open windows still hold and frees them; whether anything was reported.
+    fn close_windows(&mut self, output: &mut Output) -> bool {
+        let Some(mut windows) = self.windows.take() else {
+            return false;
+        };
+        let findings = windows.close(&self.thresholds);
+        let found = !findings.is_empty();
+        for finding in findings {
+            let insight = self.insight(finding);
+            output.live.push(LiveUpdate::insight(&insight));
+            output.insights.push(insight);
+        }
+        found
     }
 
     fn insight(&mut self, finding: Finding) -> InsightRow {
@@ -111,7 +127,8 @@ impl SessionActor {
                 }
             }
             for signal in signals(envelope) {
-                for finding in self.windows.observe(&signal, &self.thresholds) {
+                let windows = self.windows.get_or_insert_with(Box::default);
+                for finding in windows.observe(&signal, &self.thresholds) {
                     let insight = self.insight(finding);
                     output.live.push(LiveUpdate::insight(&insight));
                     output.insights.push(insight);
@@ -145,7 +162,7 @@ impl Actor for SessionActor {
 
 impl Supervised for SessionActor {
     fn restarting(&mut self, _ctx: &mut Self::Context) {
-        self.windows = Windows::default();
+        self.windows = None;
     }
 }
 
@@ -210,6 +227,26 @@ impl Handler<MarkReplay> for SessionActor {
     }
 }
 
+/// The session has been quiet for longer than any detection window spans
+/// ([`crate::detect::QUIET_AFTER`]): open bursts are reported and the windows freed, so an idle
+/// live session holds only its aggregate. They come back with the next signal.
+#[derive(Debug, Message)]
+#[rtype(result = "Output")]
+pub struct Quiet;
+
+impl Handler<Quiet> for SessionActor {
+    type Result = MessageResult<Quiet>;
+
+    fn handle(&mut self, _: Quiet, _: &mut Self::Context) -> Self::Result {
+        let mut output = Output::default();
+        let quiet_ms = QUIET_AFTER.as_millis() as i64;
+        if self.thresholds.longest_window_ms() < quiet_ms && self.close_windows(&mut output) {
+            output.session = Some(self.state.snapshot(true));
+        }
+        MessageResult(output)
+    }
+}
+
 /// The session ended (inactivity or explicit end): final row, open bursts reported, actor stops.
 #[derive(Debug, Message)]
 #[rtype(result = "Output")]
@@ -220,11 +257,7 @@ impl Handler<End> for SessionActor {
 
     fn handle(&mut self, _: End, ctx: &mut Self::Context) -> Self::Result {
         let mut output = Output::default();
-        for finding in self.windows.close(&self.thresholds) {
-            let insight = self.insight(finding);
-            output.live.push(LiveUpdate::insight(&insight));
-            output.insights.push(insight);
-        }
+        self.close_windows(&mut output);
         let row = self.state.snapshot(false);
         output.live.push(LiveUpdate::ended(&row));
         output.session = Some(row);

@@ -105,6 +105,23 @@ impl Default for Thresholds {
     }
 }
 
+impl Thresholds {
+    /// The longest time any detector looks back.
+    pub fn longest_window_ms(&self) -> i64 {
+        [
+            self.rage_window_ms,
+            i64::from(self.dead_click_window_ms),
+            self.thrash_window_ms,
+            self.error_click_window_ms,
+            self.scroll_window_ms,
+            self.quick_back_ms,
+        ]
+        .into_iter()
+        .max()
+        .unwrap_or_default()
+    }
+}
+
 /// A click as the detectors need it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Click {
@@ -152,6 +169,10 @@ pub enum Signal {
         url: String,
     },
 }
+
+/// Quiet this long, a session's windows are closed and freed (unless its project's thresholds
+/// span longer windows): longer than any default window.
+pub const QUIET_AFTER: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// All detection windows of one session.
 #[derive(Debug, Default)]
