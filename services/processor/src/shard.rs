@@ -8,9 +8,9 @@
 //! updates go out. A crash anywhere before the commit redelivers the round: each session resumes
 //! from its stored row, skipping envelopes at or before the row's `(last_partition,
 //! last_offset)`. Envelopes after it whose events were stored anyway (a crash between the events
-//! and the sessions insert) are found by looking up the event ids of every message produced
-//! before this shard got its partition (plus [`CLOCK_SKEW_MS`]): they are counted and not written
-//! again, so the tables filled on insert into `events` see each event once. Event rows that do
+//! and the sessions insert) are found by looking up the event ids of every message that was
+//! already in the partition when this shard got it (below its high watermark then): they are
+//! counted and not written again, so the tables filled on insert into `events` see each event once. Event rows that do
 //! arrive twice fold in ClickHouse by event id.
 //!
 //! Partitions (and so sessions) move between shards when shards are added or removed. A revoked
@@ -53,27 +53,12 @@ use crate::thresholds::ProjectThresholds;
 
 type Key = (Uuid, Uuid);
 
-/// Clock skew allowed between the ingest that stamps a message and this shard.
-const CLOCK_SKEW_MS: i64 = 60_000;
-
-/// Remembers partitions revoked during a round, and when each partition was assigned.
+/// Remembers partitions revoked during a round, and for each assigned partition its high
+/// watermark when it was assigned (read on its first message).
 #[derive(Debug, Default)]
 pub struct ShardContext {
     revoked: Mutex<Vec<(String, i32)>>,
-    assigned: Mutex<HashMap<(String, i32), i64>>,
-}
-
-impl ShardContext {
-    /// Whether a message may have been processed by an earlier owner of its partition (one that
-    /// crashed or handed the partition over before committing): it was produced before this
-    /// shard got the partition, give or take clock skew. Unknown times count as yes.
-    fn maybe_seen(&self, topic: &str, partition: i32, timestamp_ms: Option<i64>) -> bool {
-        let assigned = self.assigned.lock().unwrap_or_else(|p| p.into_inner());
-        match (assigned.get(&(topic.to_string(), partition)), timestamp_ms) {
-            (Some(at), Some(ts)) => ts < at + CLOCK_SKEW_MS,
-            _ => true,
-        }
-    }
+    assigned: Mutex<HashMap<(String, i32), Option<i64>>>,
 }
 
 impl ClientContext for ShardContext {}
@@ -94,12 +79,11 @@ impl ConsumerContext for ShardContext {
 
     fn post_rebalance(&self, _: &rdkafka::consumer::BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         if let Rebalance::Assign(list) = rebalance {
-            let now = (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64;
             let mut assigned = self.assigned.lock().unwrap_or_else(|p| p.into_inner());
             for element in list.elements() {
                 assigned
                     .entry((element.topic().to_string(), element.partition()))
-                    .or_insert(now);
+                    .or_insert(None);
             }
         }
     }
@@ -385,11 +369,7 @@ impl Shard {
             let (topic, partition, offset) =
                 (message.topic(), message.partition(), message.offset());
             offsets.insert((topic.to_string(), partition), offset);
-            let maybe_seen = self.consumer.context().maybe_seen(
-                topic,
-                partition,
-                message.timestamp().to_millis(),
-            );
+            let maybe_seen = self.maybe_seen(topic, partition, offset);
             match decode(&self.topics, topic, partition, offset, payload, maybe_seen) {
                 Some(item) => items.push(item),
                 None => {
@@ -444,6 +424,45 @@ impl Shard {
             );
         }
         Ok(())
+    }
+
+    /// Whether a message may have been processed by an earlier owner of its partition (one that
+    /// crashed or handed the partition over before committing): it was in the partition when
+    /// this shard got it. The high watermark is read once per assignment; if it cannot be read,
+    /// yes.
+    fn maybe_seen(&self, topic: &str, partition: i32, offset: i64) -> bool {
+        let key = (topic.to_string(), partition);
+        let known = self
+            .consumer
+            .context()
+            .assigned
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&key)
+            .copied()
+            .flatten();
+        let high = match known {
+            Some(high) => high,
+            None => match self
+                .consumer
+                .fetch_watermarks(topic, partition, Duration::from_secs(5))
+            {
+                Ok((_, high)) => {
+                    self.consumer
+                        .context()
+                        .assigned
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .insert(key, Some(high));
+                    high
+                }
+                Err(error) => {
+                    tracing::warn!(topic, partition, %error, "cannot read the high watermark");
+                    return true;
+                }
+            },
+        };
+        offset < high
     }
 
     /// A read from ClickHouse, retried while it is unavailable (the round waits, and so does

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# End to end on this machine: the load generator → ingest → broker → processor → ClickHouse, at a
+# fixed rate. Reports what was acknowledged, what became queryable, the sustained rate at which
+# rows arrived, and event-to-queryable latency (ClickHouse's insert time minus the ingest's
+# receive time, per event).
+#
+#   bash scripts/bench_e2e.sh [EVENTS_PER_S] [SECONDS]      # default 30000 30
+#
+# Uses its own ClickHouse database, Kafka topics and consumer group, dropped afterwards.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+rate=${1:-30000} secs=${2:-30}
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/gosight/target}"
+bash scripts/services.sh start >/dev/null
+eval "$(bash scripts/services.sh env)"
+cargo build --release --locked -q -p gosight -p gosight-loadgen
+B=$CARGO_TARGET_DIR/release
+
+run="e2e_$(date +%s)"
+export GOSIGHT_CLICKHOUSE__DATABASE=$run GOSIGHT_PROCESSOR__GROUP_ID=$run GOSIGHT_LOG__LEVEL=warn
+for t in events_raw replay_chunks events_errors insights; do
+  export "GOSIGHT_KAFKA__TOPICS__${t^^}=$run.$t"
+done
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  curl -s "$CLICKHOUSE_URL/" --data-binary "DROP DATABASE IF EXISTS $run" >/dev/null || true
+}
+trap cleanup EXIT
+"$B/gosight" migrate >/dev/null
+echo 'e2e-bench-password' | "$B/gosight" user create --email "$run@example.com" --password-stdin --role admin >/dev/null
+created=$("$B/gosight" project create --name "$run" --owner "$run@example.com" 2>/dev/null)
+key=$(sed -n 's/^write_key: //p' <<<"$created")
+project=$(sed -n 's/^project_id: //p' <<<"$created")
+psql "$DATABASE_URL" -qc "UPDATE api_keys SET rate_limit = 10000000, rate_burst = 10000000 WHERE project_id = '$project'"
+
+"$B/gosight" ingest & pids+=("$!")
+"$B/gosight" processor & pids+=("$!")
+until curl -sf localhost:8081/ready >/dev/null && curl -sf localhost:8083/ready >/dev/null; do sleep 0.2; done
+
+"$B/gosight-loadgen" --key "$key" --rate "$rate" --duration "$secs" --concurrency 256
+q() { curl -s "$CLICKHOUSE_URL/?database=$run" --data-binary "$1"; }
+# Wait until every acknowledged event is queryable (the count stops growing).
+last=-1
+while :; do
+  sleep 2
+  now=$(q "SELECT count() FROM events FINAL WHERE project_id = '$project'")
+  [ "$now" = "$last" ] && break
+  last=$now
+done
+q "SELECT
+     count() AS queryable,
+     round(count() / greatest(dateDiff('millisecond', min(inserted_at), max(inserted_at)) / 1000, 0.001)) AS rows_per_s,
+     arrayMap(x -> round(x), quantiles(0.5, 0.99, 0.999)(dateDiff('millisecond', received_at, inserted_at))) AS latency_ms_p50_p99_p999,
+     max(dateDiff('millisecond', received_at, inserted_at)) AS latency_ms_max
+   FROM (SELECT * FROM events WHERE project_id = '$project' LIMIT 1 BY event_id)
+   FORMAT Vertical"
