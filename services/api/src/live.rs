@@ -17,23 +17,17 @@ use crate::access::{Need, require};
 use crate::auth::AuthUser;
 use crate::error::{ApiError, ApiResult};
 use crate::query::rfc3339_ms;
-use crate::sessions::SessionSummary;
 use crate::state::AppState;
 
 /// Most sessions in a snapshot.
 pub const SNAPSHOT_LIMIT: u32 = 500;
 
 async fn snapshot(state: &AppState, project: Uuid) -> ApiResult<serde_json::Value> {
+    let since_ms =
+        (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64 - 30 * 60_000;
     let rows = state
-        .clickhouse
-        .query(&format!(
-            "SELECT {}, toInt64(0) AS sort_key FROM sessions FINAL
-             WHERE project_id = ? AND is_active AND ended_at >= now64(3) - INTERVAL 30 MINUTE
-             ORDER BY ended_at DESC LIMIT {SNAPSHOT_LIMIT}",
-            crate::sessions::SUMMARY_COLUMNS
-        ))
-        .bind(project)
-        .fetch_all::<SessionSummary>()
+        .analytics
+        .live_sessions(project, since_ms, SNAPSHOT_LIMIT)
         .await?;
     let sessions: Vec<serde_json::Value> = rows
         .iter()

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use gosight_common::backend::LiveFanout;
+use gosight_common::backend::{AnalyticsStore, LiveFanout};
 
 use crate::auth::TokenKeys;
 use crate::config::ApiConfig;
@@ -12,7 +12,7 @@ use crate::config::ApiConfig;
 pub struct AppState {
     pub config: Arc<ApiConfig>,
     pub pg: deadpool_postgres::Pool,
-    pub clickhouse: clickhouse::Client,
+    pub analytics: Arc<dyn AnalyticsStore>,
     /// Live fan-out of the processor's session updates; `None` when Redis is not configured.
     pub live: Option<Arc<dyn LiveFanout>>,
     pub tokens: Arc<TokenKeys>,

@@ -47,6 +47,8 @@ pub enum Error {
     PostgresPool(String),
     #[error("redis: {0}")]
     Redis(#[from] fred::error::Error),
+    #[error("sqlite: {0}")]
+    Sqlite(#[from] rusqlite::Error),
     /// A migration file failed; nothing was recorded for it.
     #[error("migration {file} failed: {message}")]
     Migration { file: String, message: String },
@@ -66,6 +68,10 @@ impl Error {
                 clickhouse::error::Error::Network(_) | clickhouse::error::Error::TimedOut
             ),
             Error::Postgres(e) => e.is_closed(),
+            Error::Sqlite(e) => matches!(
+                e.sqlite_error_code(),
+                Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+            ),
             Error::Config(_) | Error::Migration { .. } | Error::Invalid(_) => false,
         }
     }

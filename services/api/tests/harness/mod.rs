@@ -43,7 +43,9 @@ impl Harness {
             config,
             Dependencies {
                 pg: pool.clone(),
-                clickhouse: clickhouse.client(),
+                analytics: std::sync::Arc::new(gosight_common::backend::ClickHouseStore::new(
+                    &clickhouse,
+                )),
                 live: Some(Arc::new(live)),
             },
             Health::default(),

@@ -1,12 +1,20 @@
 //! The analytics store: events, sessions, insights and replay chunks, queried by the API.
 
 use async_trait::async_trait;
+use futures::stream::BoxStream;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::clickhouse::ClickHouseConfig;
 use crate::error::Result;
+
+mod ch;
+pub mod model;
+pub mod sqlite;
+
+pub use ch::ClickHouseStore;
+pub use model::*;
+pub use sqlite::SqliteAnalytics;
 
 /// One row of the `events` table. `event_type` is the lower-case name of the proto's
 /// `EventType` without its prefix (`page_view`, `click`, ...); the materialized views rely on it.
@@ -117,62 +125,64 @@ impl EventRow {
     }
 }
 
+/// The analytics store: what the processor writes and the API reads. Every implementation
+/// answers each read alike for the same rows (`tests/analytics_conformance.rs`); inserts are
+/// idempotent as queries see them (a row inserted twice is read once).
 #[async_trait]
 pub trait AnalyticsStore: Send + Sync {
     /// Inserts a batch of events; all of them are stored when it returns `Ok`.
     async fn insert_events(&self, rows: &[EventRow]) -> Result<()>;
+    /// Inserts session row versions; per session the highest `version` is the one read.
+    async fn insert_sessions(&self, rows: &[SessionRow]) -> Result<()>;
+    async fn insert_insights(&self, rows: &[InsightRow]) -> Result<()>;
+    async fn insert_replay_chunks(&self, rows: &[ReplayChunkRow]) -> Result<()>;
+
     /// A session's events in time order, each event once however often it was inserted.
     async fn session_events(&self, project_id: Uuid, session_id: Uuid) -> Result<Vec<EventRow>>;
-}
+    /// The newest row of each of these (project, session) pairs that has one.
+    async fn session_rows(&self, keys: &[(Uuid, Uuid)]) -> Result<Vec<SessionRow>>;
 
-/// [`AnalyticsStore`] on ClickHouse, with RowBinary inserts.
-#[derive(Clone)]
-pub struct ClickHouseStore {
-    client: clickhouse::Client,
-}
-
-impl std::fmt::Debug for ClickHouseStore {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ClickHouseStore").finish_non_exhaustive()
-    }
-}
-
-impl ClickHouseStore {
-    pub fn new(config: &ClickHouseConfig) -> Self {
-        Self {
-            client: config.client(),
-        }
-    }
-
-    pub fn client(&self) -> &clickhouse::Client {
-        &self.client
-    }
-}
-
-#[async_trait]
-impl AnalyticsStore for ClickHouseStore {
-    async fn insert_events(&self, rows: &[EventRow]) -> Result<()> {
-        let mut insert = self.client.insert::<EventRow>("events").await?;
-        for row in rows {
-            insert.write(row).await?;
-        }
-        insert.end().await?;
-        Ok(())
-    }
-
-    async fn session_events(&self, project_id: Uuid, session_id: Uuid) -> Result<Vec<EventRow>> {
-        Ok(self
-            .client
-            .query(
-                "SELECT ?fields FROM events FINAL
-                 WHERE project_id = ? AND session_id = ?
-                 ORDER BY timestamp, sequence, event_id",
-            )
-            .bind(project_id)
-            .bind(session_id)
-            .fetch_all::<EventRow>()
-            .await?)
-    }
+    /// Counters, series, top lists and web vitals of the sessions started in `range`.
+    async fn overview(&self, project: Uuid, range: TimeRange) -> Result<OverviewData>;
+    /// At most `filter.limit` sessions in the filter's order.
+    async fn sessions(&self, project: Uuid, filter: &SessionFilter) -> Result<Vec<SessionSummary>>;
+    async fn session(&self, project: Uuid, session: Uuid) -> Result<Option<SessionSummary>>;
+    /// The session's first `limit` events by time, sequence and id.
+    async fn timeline(
+        &self,
+        project: Uuid,
+        session: Uuid,
+        limit: u32,
+    ) -> Result<Vec<TimelineEvent>>;
+    /// The session's insights by time.
+    async fn session_insights(&self, project: Uuid, session: Uuid) -> Result<Vec<SessionInsight>>;
+    /// The session's replay chunks by `chunk_index`, read as the stream is polled.
+    async fn replay(
+        &self,
+        project: Uuid,
+        session: Uuid,
+    ) -> Result<BoxStream<'static, Result<ReplayChunk>>>;
+    async fn heatmap(&self, project: Uuid, query: &HeatmapQuery) -> Result<HeatmapData>;
+    /// Insights grouped by type, path and selector, most frequent first.
+    async fn insight_groups(
+        &self,
+        project: Uuid,
+        query: &InsightQuery,
+    ) -> Result<Vec<InsightGroup>>;
+    /// JS and network errors grouped by fingerprint, most frequent first.
+    async fn error_groups(
+        &self,
+        project: Uuid,
+        range: TimeRange,
+        limit: u32,
+    ) -> Result<Vec<ErrorGroup>>;
+    /// Active sessions seen since `since_ms`, most recently seen first.
+    async fn live_sessions(
+        &self,
+        project: Uuid,
+        since_ms: i64,
+        limit: u32,
+    ) -> Result<Vec<SessionSummary>>;
 }
 
 /// One version of a session's row in `sessions` (newest `version` wins).

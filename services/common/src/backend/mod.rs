@@ -15,10 +15,13 @@ pub mod analytics;
 pub mod bus;
 pub mod live;
 pub mod metadata;
+pub mod sqlite_db;
 
 pub use analytics::{
     AnalyticsStore, ClickHouseStore, EventRow, InsightRow, ReplayChunkRow, SessionRow,
+    SqliteAnalytics,
 };
 pub use bus::{BusMessage, BusRecord, Delivery, EventBus, KafkaBus, KafkaBusConsumer};
 pub use live::{LiveFanout, RedisFanout, Subscription};
 pub use metadata::{ApiKeyRecord, MetadataStore, PostgresMetadata, hash_api_key};
+pub use sqlite_db::{Durability, SqliteDb};

@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use std::sync::Arc;
 
-use gosight_common::backend::{KafkaBus, PostgresMetadata, RedisFanout};
+use gosight_common::backend::{ClickHouseStore, KafkaBus, PostgresMetadata, RedisFanout};
 use gosight_common::health::{Health, serve_probes};
 use gosight_common::shutdown;
 use gosight_ingest::Dependencies;
@@ -93,7 +93,7 @@ pub async fn api(config: Config) -> anyhow::Result<ExitCode> {
         };
     let deps = gosight_api::Dependencies {
         pg: config.postgres.pool()?,
-        clickhouse: config.clickhouse.client(),
+        analytics: Arc::new(ClickHouseStore::new(&config.clickhouse)),
         live,
     };
     let server = gosight_api::start(config.api.clone(), deps, health, token).await?;

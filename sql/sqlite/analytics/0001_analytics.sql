@@ -1,0 +1,140 @@
+-- The analytics store of standalone mode: the same rows as ClickHouse's `events`, `sessions`,
+-- `insights` and `replay_chunks`, keyed so that a redelivered row replaces or is ignored in
+-- favour of its first copy. UUIDs are stored as their hyphenated text, times as Unix
+-- milliseconds; aggregates are computed at query time (small sites, no rollups).
+
+CREATE TABLE events (
+    project_id        TEXT    NOT NULL,
+    event_id          TEXT    NOT NULL,
+    session_id        TEXT    NOT NULL,
+    event_type        TEXT    NOT NULL,
+    timestamp         INTEGER NOT NULL,
+    received_at       INTEGER NOT NULL,
+    sequence          INTEGER NOT NULL,
+    user_id           TEXT    NOT NULL,
+    anonymous_id      TEXT    NOT NULL,
+    url               TEXT    NOT NULL,
+    path              TEXT    NOT NULL,
+    title             TEXT    NOT NULL,
+    referrer          TEXT    NOT NULL,
+    x                 INTEGER NOT NULL,
+    y                 INTEGER NOT NULL,
+    page_x            INTEGER NOT NULL,
+    page_y            INTEGER NOT NULL,
+    viewport_width    INTEGER NOT NULL,
+    viewport_height   INTEGER NOT NULL,
+    document_height   INTEGER NOT NULL,
+    scroll_depth      INTEGER NOT NULL,
+    target_tag        TEXT    NOT NULL,
+    target_selector   TEXT    NOT NULL,
+    target_text       TEXT    NOT NULL,
+    error_message     TEXT    NOT NULL,
+    error_type        TEXT    NOT NULL,
+    error_stack       TEXT    NOT NULL,
+    -- u64 stored bit for bit as i64
+    error_fingerprint INTEGER NOT NULL,
+    http_status       INTEGER NOT NULL,
+    metric_name       TEXT    NOT NULL,
+    metric_value      REAL    NOT NULL,
+    custom_name       TEXT    NOT NULL,
+    payload           TEXT    NOT NULL,
+    country_code      TEXT    NOT NULL,
+    subdivision       TEXT    NOT NULL,
+    city              TEXT    NOT NULL,
+    browser           TEXT    NOT NULL,
+    browser_version   TEXT    NOT NULL,
+    os                TEXT    NOT NULL,
+    os_version        TEXT    NOT NULL,
+    device_type       TEXT    NOT NULL,
+    is_bot            INTEGER NOT NULL,
+    PRIMARY KEY (project_id, event_id)
+);
+CREATE INDEX events_by_session ON events (project_id, session_id, timestamp, sequence, event_id);
+CREATE INDEX events_by_type ON events (project_id, event_type, timestamp);
+
+CREATE TABLE sessions (
+    project_id       TEXT    NOT NULL,
+    session_id       TEXT    NOT NULL,
+    version          INTEGER NOT NULL,
+    user_id          TEXT    NOT NULL,
+    anonymous_id     TEXT    NOT NULL,
+    started_at       INTEGER NOT NULL,
+    ended_at         INTEGER NOT NULL,
+    duration_ms      INTEGER NOT NULL,
+    is_active        INTEGER NOT NULL,
+    entry_url        TEXT    NOT NULL,
+    entry_path       TEXT    NOT NULL,
+    exit_url         TEXT    NOT NULL,
+    exit_path        TEXT    NOT NULL,
+    referrer         TEXT    NOT NULL,
+    page_count       INTEGER NOT NULL,
+    event_count      INTEGER NOT NULL,
+    click_count      INTEGER NOT NULL,
+    error_count      INTEGER NOT NULL,
+    max_scroll_depth INTEGER NOT NULL,
+    has_error        INTEGER NOT NULL,
+    has_rage_click   INTEGER NOT NULL,
+    has_dead_click   INTEGER NOT NULL,
+    is_bounce        INTEGER NOT NULL,
+    has_replay       INTEGER NOT NULL,
+    utm_source       TEXT    NOT NULL,
+    utm_medium       TEXT    NOT NULL,
+    utm_campaign     TEXT    NOT NULL,
+    utm_term         TEXT    NOT NULL,
+    utm_content      TEXT    NOT NULL,
+    country_code     TEXT    NOT NULL,
+    subdivision      TEXT    NOT NULL,
+    city             TEXT    NOT NULL,
+    browser          TEXT    NOT NULL,
+    browser_version  TEXT    NOT NULL,
+    os               TEXT    NOT NULL,
+    os_version       TEXT    NOT NULL,
+    device_type      TEXT    NOT NULL,
+    screen_width     INTEGER NOT NULL,
+    screen_height    INTEGER NOT NULL,
+    viewport_width   INTEGER NOT NULL,
+    viewport_height  INTEGER NOT NULL,
+    language         TEXT    NOT NULL,
+    last_partition   INTEGER NOT NULL,
+    last_offset      INTEGER NOT NULL,
+    PRIMARY KEY (project_id, session_id)
+);
+CREATE INDEX sessions_by_start ON sessions (project_id, started_at);
+CREATE INDEX sessions_by_end ON sessions (project_id, ended_at);
+
+CREATE TABLE insights (
+    project_id        TEXT    NOT NULL,
+    insight_id        TEXT    NOT NULL,
+    session_id        TEXT    NOT NULL,
+    insight_type      TEXT    NOT NULL,
+    timestamp         INTEGER NOT NULL,
+    url               TEXT    NOT NULL,
+    path              TEXT    NOT NULL,
+    x                 INTEGER NOT NULL,
+    y                 INTEGER NOT NULL,
+    selector          TEXT    NOT NULL,
+    details           TEXT    NOT NULL,
+    -- JSON array of UUID strings
+    related_event_ids TEXT    NOT NULL,
+    country_code      TEXT    NOT NULL,
+    browser           TEXT    NOT NULL,
+    device_type       TEXT    NOT NULL,
+    PRIMARY KEY (project_id, insight_id)
+);
+CREATE INDEX insights_by_time ON insights (project_id, timestamp);
+CREATE INDEX insights_by_session ON insights (project_id, session_id, timestamp);
+
+CREATE TABLE replay_chunks (
+    project_id        TEXT    NOT NULL,
+    session_id        TEXT    NOT NULL,
+    chunk_index       INTEGER NOT NULL,
+    first_timestamp   INTEGER NOT NULL,
+    last_timestamp    INTEGER NOT NULL,
+    has_full_snapshot INTEGER NOT NULL,
+    event_count       INTEGER NOT NULL,
+    encoding          TEXT    NOT NULL,
+    uncompressed_size INTEGER NOT NULL,
+    data              BLOB    NOT NULL,
+    received_at       INTEGER NOT NULL,
+    PRIMARY KEY (project_id, session_id, chunk_index)
+);
