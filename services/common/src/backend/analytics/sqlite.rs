@@ -759,7 +759,7 @@ impl AnalyticsStore for SqliteAnalytics {
 
     async fn insert_insights(&self, rows: &[InsightRow]) -> Result<()> {
         let sql = format!(
-            "INSERT OR IGNORE INTO insights (project_id, insight_id, session_id, insight_type,
+            "INSERT OR REPLACE INTO insights (project_id, insight_id, session_id, insight_type,
                 timestamp, url, path, x, y, selector, details, related_event_ids, country_code,
                 browser, device_type) VALUES ({})",
             placeholders(15)
