@@ -29,7 +29,7 @@ fn main() {
         migrate::run(&ClickHouseTarget::new(config.clone()), &migrate::embedded("clickhouse").unwrap(), &RetentionConfig::default())
             .await
             .unwrap();
-        let writer = TableWriter::<EventRow>::new(config.client(), "events", 10_000, CancellationToken::new()).start();
+        let writer = TableWriter::<EventRow>::new(std::sync::Arc::new(gosight_common::backend::ClickHouseStore::new(&config)), "events", 10_000, CancellationToken::new()).start();
         let project = Uuid::new_v4();
         let now = OffsetDateTime::now_utc();
         let sessions: Vec<Uuid> = (0..1000).map(|_| Uuid::new_v4()).collect();

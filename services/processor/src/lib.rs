@@ -2,7 +2,8 @@
 //! insights and writes everything to ClickHouse, committing offsets only after the rows are in.
 //!
 //! - [`config`]: the `processor` config section. [`error`]: this crate's error type.
-//! - [`shard`]: one consumer-group member: rounds of consume → apply → write → commit.
+//! - [`shard`]: one consumer-group member: rounds of consume → apply → write → commit;
+//!   [`source`]: what it consumes (Kafka here, the embedded bus in standalone mode).
 //! - [`actors`]: `SessionActor` (one per live session) and `TableWriter` (one per table).
 //! - [`session`]: the session aggregate. [`convert`]: envelopes to rows and signals.
 //! - [`detect`]: the UX insight detectors, pure functions over per-session windows;
@@ -18,6 +19,7 @@ pub mod live;
 pub mod retry;
 pub mod session;
 pub mod shard;
+pub mod source;
 pub mod thresholds;
 
 pub use config::ProcessorConfig;
@@ -26,7 +28,7 @@ pub use shard::Shard;
 
 use std::sync::Arc;
 
-use gosight_common::backend::{EventBus, KafkaBus, LiveFanout, RedisFanout};
+use gosight_common::backend::{ClickHouseStore, EventBus, KafkaBus, LiveFanout, RedisFanout};
 use gosight_common::clickhouse::ClickHouseConfig;
 use gosight_common::health::Health;
 use gosight_common::kafka::KafkaConfig;
@@ -58,10 +60,13 @@ pub fn spawn(
             let insights: Arc<dyn EventBus> = Arc::new(KafkaBus::new(&kafka)?);
             // Per-project insight settings; the pool connects lazily.
             let settings = postgres.pool()?;
+            let source = Box::new(source::KafkaSource::new(&config, &kafka)?);
+            let store = Arc::new(ClickHouseStore::new(&clickhouse));
             let shard = Shard::new(
                 config,
-                &kafka,
-                clickhouse.client(),
+                kafka.topics.clone(),
+                source,
+                store,
                 Some(insights),
                 live,
                 Some(settings),

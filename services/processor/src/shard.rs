@@ -1,6 +1,6 @@
 //! A processor shard: consumes its partitions in rounds, routes each session's envelopes to its
 //! [`SessionActor`], hands the rows to the [`TableWriter`]s and commits offsets once they are in
-//! ClickHouse.
+//! the analytics store (ClickHouse, or SQLite in standalone mode).
 //!
 //! A round ends after `max_batch_rows` messages, `max_batch_bytes` bytes or `flush_interval_ms`.
 //! Then, in order: sessions apply their envelopes; events, insights, replay chunks and session
@@ -20,7 +20,7 @@
 //! (seconds long) start empty there: a burst that straddles the move may go unreported.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
@@ -28,19 +28,18 @@ use bytes::Bytes;
 use futures::future::join_all;
 use gosight_actors::PanicLog;
 use gosight_common::backend::{
-    BusRecord, EventBus, EventRow, InsightRow, LiveFanout, ReplayChunkRow, SessionRow,
+    AnalyticsStore, BusRecord, EventBus, EventRow, InsightRow, LiveFanout, ReplayChunkRow,
+    SessionRow,
 };
-use gosight_common::kafka::{KafkaConfig, Topics};
+use gosight_common::kafka::Topics;
 use gosight_proto::{EventEnvelope, ReplayEnvelope};
 use prost::Message as _;
-use rdkafka::consumer::{CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer};
-use rdkafka::message::Message as KafkaMessage;
-use rdkafka::{ClientContext, Offset, TopicPartitionList};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use crate::actors::{
-    Add, AlreadyStored, Apply, End, Flush, MarkReplay, Output, Quiet, SessionActor, TableWriter,
+    Add, AlreadyStored, Apply, End, Flush, MarkReplay, Output, Quiet, SessionActor, StoredRow,
+    TableWriter,
 };
 use crate::config::ProcessorConfig;
 use crate::convert::{datetime, event_row};
@@ -49,45 +48,10 @@ use crate::error::ProcessorError;
 use crate::live::{LiveUpdate, channel};
 use crate::retry::with_backoff;
 use crate::session::SessionState;
+use crate::source::ShardSource;
 use crate::thresholds::ProjectThresholds;
 
 type Key = (Uuid, Uuid);
-
-/// Remembers partitions revoked during a round, and for each assigned partition its high
-/// watermark when it was assigned (read on its first message).
-#[derive(Debug, Default)]
-pub struct ShardContext {
-    revoked: Mutex<Vec<(String, i32)>>,
-    assigned: Mutex<HashMap<(String, i32), Option<i64>>>,
-}
-
-impl ClientContext for ShardContext {}
-
-impl ConsumerContext for ShardContext {
-    fn pre_rebalance(&self, _: &rdkafka::consumer::BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
-        if let Rebalance::Revoke(list) = rebalance {
-            let mut revoked = self.revoked.lock().unwrap_or_else(|p| p.into_inner());
-            let mut assigned = self.assigned.lock().unwrap_or_else(|p| p.into_inner());
-            for element in list.elements() {
-                let key = (element.topic().to_string(), element.partition());
-                assigned.remove(&key);
-                revoked.push(key);
-            }
-            tracing::info!(partitions = list.count(), "partitions revoked");
-        }
-    }
-
-    fn post_rebalance(&self, _: &rdkafka::consumer::BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
-        if let Rebalance::Assign(list) = rebalance {
-            let mut assigned = self.assigned.lock().unwrap_or_else(|p| p.into_inner());
-            for element in list.elements() {
-                assigned
-                    .entry((element.topic().to_string(), element.partition()))
-                    .or_insert(None);
-            }
-        }
-    }
-}
 
 struct Live {
     addr: Addr<SessionActor>,
@@ -107,8 +71,8 @@ struct Writers {
 pub struct Shard {
     config: ProcessorConfig,
     topics: Topics,
-    consumer: StreamConsumer<ShardContext>,
-    clickhouse: clickhouse::Client,
+    source: Box<dyn ShardSource>,
+    store: Arc<dyn AnalyticsStore>,
     writers: Writers,
     insights_bus: Option<Arc<dyn EventBus>>,
     live: Option<Arc<dyn LiveFanout>>,
@@ -172,14 +136,13 @@ fn decode(
 /// Drops what was read from partitions revoked since the last call, and those partitions'
 /// session actors: their aggregates are durable as of the last round; the new owner resumes them.
 fn drop_revoked(
-    context: &ShardContext,
+    source: &dyn ShardSource,
     topics: &Topics,
     sessions: &mut HashMap<Key, Live>,
     items: &mut Vec<Item>,
     offsets: &mut HashMap<(String, i32), i64>,
 ) {
-    let revoked: Vec<(String, i32)> =
-        std::mem::take(&mut *context.revoked.lock().unwrap_or_else(|p| p.into_inner()));
+    let revoked = source.take_revoked();
     if revoked.is_empty() {
         return;
     }
@@ -202,16 +165,10 @@ fn drop_revoked(
 }
 
 /// Hands `rows` to a writer and waits until they are in ClickHouse.
-async fn flush<R>(writer: &Addr<TableWriter<R>>, rows: Vec<R>) -> Result<(), ProcessorError>
-where
-    R: for<'a> clickhouse::Row<Value<'a> = R>
-        + clickhouse::RowWrite
-        + serde::Serialize
-        + Unpin
-        + Send
-        + Sync
-        + 'static,
-{
+async fn flush<R: StoredRow>(
+    writer: &Addr<TableWriter<R>>,
+    rows: Vec<R>,
+) -> Result<(), ProcessorError> {
     if rows.is_empty() {
         return Ok(());
     }
@@ -259,49 +216,30 @@ impl std::fmt::Debug for Shard {
 }
 
 impl Shard {
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         config: ProcessorConfig,
-        kafka: &KafkaConfig,
-        clickhouse: clickhouse::Client,
+        topics: Topics,
+        source: Box<dyn ShardSource>,
+        store: Arc<dyn AnalyticsStore>,
         insights_bus: Option<Arc<dyn EventBus>>,
         live: Option<Arc<dyn LiveFanout>>,
         postgres: Option<deadpool_postgres::Pool>,
         stop: CancellationToken,
     ) -> Result<Self, ProcessorError> {
-        let mut client = rdkafka::ClientConfig::new();
-        client
-            .set("bootstrap.servers", &kafka.brokers)
-            .set("client.id", &kafka.client_id)
-            .set("group.id", &config.group_id)
-            .set("enable.auto.commit", "false")
-            .set("enable.auto.offset.store", "false")
-            .set("auto.offset.reset", "earliest")
-            .set("partition.assignment.strategy", "roundrobin")
-            .set("session.timeout.ms", "10000")
-            .set("max.poll.interval.ms", "300000");
-        for (key, value) in &kafka.librdkafka {
-            client.set(key, value);
-        }
-        if !config.shard_id.is_empty() {
-            client.set("group.instance.id", &config.shard_id);
-        }
-        let consumer: StreamConsumer<ShardContext> =
-            client.create_with_context(ShardContext::default())?;
-        consumer.subscribe(&[&kafka.topics.events_raw, &kafka.topics.replay_chunks])?;
         let rows = config.max_batch_rows;
         let writers = Writers {
-            events: TableWriter::new(clickhouse.clone(), "events", rows, stop.clone()).start(),
-            insights: TableWriter::new(clickhouse.clone(), "insights", rows, stop.clone()).start(),
-            replay: TableWriter::new(clickhouse.clone(), "replay_chunks", rows, stop.clone())
-                .start(),
-            sessions: TableWriter::new(clickhouse.clone(), "sessions", rows, stop.clone()).start(),
+            events: TableWriter::new(store.clone(), "events", rows, stop.clone()).start(),
+            insights: TableWriter::new(store.clone(), "insights", rows, stop.clone()).start(),
+            replay: TableWriter::new(store.clone(), "replay_chunks", rows, stop.clone()).start(),
+            sessions: TableWriter::new(store.clone(), "sessions", rows, stop.clone()).start(),
         };
         Ok(Self {
             thresholds: ProjectThresholds::new(config.thresholds.clone(), postgres),
-            topics: kafka.topics.clone(),
+            topics,
             config,
-            consumer,
-            clickhouse,
+            source,
+            store,
             writers,
             insights_bus,
             live,
@@ -346,7 +284,7 @@ impl Shard {
             let message = tokio::select! {
                 _ = self.stop.cancelled() => { stopping = true; break }
                 _ = tokio::time::sleep_until(deadline) => break,
-                message = self.consumer.recv() => message,
+                message = self.source.recv() => message,
             };
             let message = match message {
                 Ok(message) => message,
@@ -358,16 +296,16 @@ impl Shard {
             // A revocation is seen by the recv that returned this message: what was read before
             // it is dropped now; this message and later ones belong to the new assignment.
             drop_revoked(
-                self.consumer.context(),
+                self.source.as_ref(),
                 &self.topics,
                 &mut self.sessions,
                 &mut items,
                 &mut offsets,
             );
-            let payload = message.payload().unwrap_or_default();
+            let payload = &message.payload;
             bytes += payload.len();
             let (topic, partition, offset) =
-                (message.topic(), message.partition(), message.offset());
+                (message.topic.as_str(), message.partition, message.offset);
             offsets.insert((topic.to_string(), partition), offset);
             let maybe_seen = self.maybe_seen(topic, partition, offset);
             match decode(&self.topics, topic, partition, offset, payload, maybe_seen) {
@@ -379,7 +317,7 @@ impl Shard {
             }
         }
         drop_revoked(
-            self.consumer.context(),
+            self.source.as_ref(),
             &self.topics,
             &mut self.sessions,
             &mut items,
@@ -426,109 +364,37 @@ impl Shard {
         Ok(())
     }
 
-    /// Whether a message may have been processed by an earlier owner of its partition (one that
-    /// crashed or handed the partition over before committing): it was in the partition when
-    /// this shard got it. The high watermark is read once per assignment; if it cannot be read,
-    /// yes.
     fn maybe_seen(&self, topic: &str, partition: i32, offset: i64) -> bool {
-        let key = (topic.to_string(), partition);
-        let known = self
-            .consumer
-            .context()
-            .assigned
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(&key)
-            .copied()
-            .flatten();
-        let high = match known {
-            Some(high) => high,
-            None => match self
-                .consumer
-                .fetch_watermarks(topic, partition, Duration::from_secs(5))
-            {
-                Ok((_, high)) => {
-                    self.consumer
-                        .context()
-                        .assigned
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .insert(key, Some(high));
-                    high
-                }
-                Err(error) => {
-                    tracing::warn!(topic, partition, %error, "cannot read the high watermark");
-                    return true;
-                }
-            },
-        };
-        offset < high
+        self.source.maybe_seen(topic, partition, offset)
     }
 
-    /// A read from ClickHouse, retried while it is unavailable (the round waits, and so does
+    /// A read from the store, retried while it is unavailable (the round waits, and so does
     /// consumption).
     async fn read<T, Fut>(&self, query: impl FnMut() -> Fut) -> Result<T, ProcessorError>
     where
-        Fut: std::future::Future<Output = clickhouse::error::Result<T>>,
+        Fut: std::future::Future<Output = gosight_common::Result<T>>,
     {
         with_backoff(&self.stop, query, |error, backoff| {
             metrics::counter!("gosight_processor_read_errors_total").increment(1);
-            tracing::warn!(%error, retry_in_ms = backoff.as_millis() as u64, "clickhouse read failed; retrying");
+            tracing::warn!(%error, retry_in_ms = backoff.as_millis() as u64, "store read failed; retrying");
         })
         .await
     }
 
-    /// Which of these events (read from before this shard owned their partition) ClickHouse
+    /// Which of these events (read from before this shard owned their partition) the store
     /// already holds, by session.
     async fn already_stored(
         &self,
         rows: &[EventRow],
     ) -> Result<HashMap<Key, HashSet<Uuid>>, ProcessorError> {
-        #[derive(Debug, serde::Deserialize, clickhouse::Row)]
-        struct Stored {
-            #[serde(with = "clickhouse::serde::uuid")]
-            project_id: Uuid,
-            #[serde(with = "clickhouse::serde::uuid")]
-            session_id: Uuid,
-            #[serde(with = "clickhouse::serde::uuid")]
-            event_id: Uuid,
-        }
         let mut stored: HashMap<Key, HashSet<Uuid>> = HashMap::new();
         for chunk in rows.chunks(1000) {
-            let ms = |row: &EventRow| (row.timestamp.unix_timestamp_nanos() / 1_000_000) as i64;
-            let (from, to) = chunk
-                .iter()
-                .map(ms)
-                .fold((i64::MAX, i64::MIN), |(lo, hi), t| (lo.min(t), hi.max(t)));
-            let projects: HashSet<Uuid> = chunk.iter().map(|r| r.project_id).collect();
-            let sessions: HashSet<Uuid> = chunk.iter().map(|r| r.session_id).collect();
-            let (projects, sessions): (Vec<Uuid>, Vec<Uuid>) = (
-                projects.into_iter().collect(),
-                sessions.into_iter().collect(),
-            );
-            let events: Vec<Uuid> = chunk.iter().map(|r| r.event_id).collect();
-            let found = self
-                .read(|| {
-                    self.clickhouse
-                        .query(
-                            "SELECT DISTINCT project_id, session_id, event_id FROM events
-                             WHERE project_id IN ? AND session_id IN ? AND event_id IN ?
-                               AND timestamp >= fromUnixTimestamp64Milli(?)
-                               AND timestamp <= fromUnixTimestamp64Milli(?)",
-                        )
-                        .bind(&projects)
-                        .bind(&sessions)
-                        .bind(&events)
-                        .bind(from)
-                        .bind(to)
-                        .fetch_all::<Stored>()
-                })
-                .await?;
-            for row in found {
+            let found = self.read(|| self.store.stored_event_ids(chunk)).await?;
+            for (project_id, session_id, event_id) in found {
                 stored
-                    .entry((row.project_id, row.session_id))
+                    .entry((project_id, session_id))
                     .or_default()
-                    .insert(row.event_id);
+                    .insert(event_id);
             }
         }
         if !stored.is_empty() {
@@ -542,15 +408,7 @@ impl Shard {
     async fn load_rows(&self, keys: &[Key]) -> Result<HashMap<Key, SessionRow>, ProcessorError> {
         let mut rows = HashMap::new();
         for chunk in keys.chunks(1000) {
-            let ids: Vec<Uuid> = chunk.iter().map(|(_, s)| *s).collect();
-            let found = self
-                .read(|| {
-                    self.clickhouse
-                        .query("SELECT ?fields FROM sessions FINAL WHERE session_id IN ?")
-                        .bind(&ids)
-                        .fetch_all::<SessionRow>()
-                })
-                .await?;
+            let found = self.read(|| self.store.session_rows(chunk)).await?;
             for row in found {
                 rows.insert((row.project_id, row.session_id), row);
             }
@@ -693,18 +551,7 @@ impl Shard {
         if offsets.is_empty() {
             return Ok(());
         }
-        let mut list = TopicPartitionList::new();
-        for ((topic, partition), offset) in offsets {
-            list.add_partition_offset(topic, *partition, Offset::Offset(offset + 1))?;
-        }
-        // A commit refused because the group is rebalancing is not fatal: the rows are stored,
-        // and the partition's new owner re-reads from the last commit; its copies fold by event
-        // id and its sessions skip what their stored rows already count.
-        if let Err(error) = self.consumer.commit(&list, CommitMode::Sync) {
-            metrics::counter!("gosight_processor_commit_errors_total").increment(1);
-            tracing::warn!(%error, "offset commit refused; the messages will be read again");
-        }
-        Ok(())
+        self.source.commit(offsets)
     }
 
     /// Ends sessions idle for `session_timeout_secs`: final rows written, actors stopped.

@@ -168,10 +168,16 @@ fn shard(
         ..Default::default()
     };
     let insights: Arc<dyn EventBus> = Arc::new(env.bus.clone());
+    let source =
+        Box::new(gosight_processor::source::KafkaSource::new(&config, &env.kafka).unwrap());
+    let store = Arc::new(gosight_common::backend::ClickHouseStore::new(
+        &env.clickhouse,
+    ));
     Shard::new(
         config,
-        &env.kafka,
-        env.clickhouse.client(),
+        env.kafka.topics.clone(),
+        source,
+        store,
         Some(insights),
         live,
         env.postgres.as_ref().map(|p| p.pool().unwrap()),

@@ -139,6 +139,8 @@ pub trait AnalyticsStore: Send + Sync {
 
     /// A session's events in time order, each event once however often it was inserted.
     async fn session_events(&self, project_id: Uuid, session_id: Uuid) -> Result<Vec<EventRow>>;
+    /// Which of these events are stored, as (project, session, event) ids.
+    async fn stored_event_ids(&self, rows: &[EventRow]) -> Result<Vec<(Uuid, Uuid, Uuid)>>;
     /// The newest row of each of these (project, session) pairs that has one.
     async fn session_rows(&self, keys: &[(Uuid, Uuid)]) -> Result<Vec<SessionRow>>;
 

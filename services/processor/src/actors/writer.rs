@@ -1,4 +1,5 @@
-//! `TableWriter`: batches rows for one ClickHouse table and inserts them with RowBinary.
+//! `TableWriter`: batches rows for one table of the analytics store and inserts them (RowBinary
+//! into ClickHouse; one transaction per insert into SQLite in standalone mode).
 //!
 //! Rows arrive with [`Add`]; [`Flush`] inserts everything buffered, in inserts of at most
 //! `max_rows`, and answers only once ClickHouse has them. While ClickHouse is down the insert is
@@ -7,16 +8,44 @@
 //! round, and the data waits in Kafka (offsets are committed only after the flush).
 
 use std::marker::PhantomData;
+use std::sync::Arc;
 
 use actix::prelude::*;
-use serde::Serialize;
+use futures::future::BoxFuture;
+use gosight_common::backend::{AnalyticsStore, EventRow, InsightRow, ReplayChunkRow, SessionRow};
 use tokio_util::sync::CancellationToken;
 
 use crate::error::ProcessorError;
 use crate::retry::with_backoff;
 
+/// A row type with a table in the analytics store.
+pub trait StoredRow: Clone + Unpin + Send + Sync + 'static {
+    fn insert<'a>(
+        store: &'a dyn AnalyticsStore,
+        rows: &'a [Self],
+    ) -> BoxFuture<'a, gosight_common::Result<()>>;
+}
+
+macro_rules! stored_row {
+    ($row:ty, $method:ident) => {
+        impl StoredRow for $row {
+            fn insert<'a>(
+                store: &'a dyn AnalyticsStore,
+                rows: &'a [Self],
+            ) -> BoxFuture<'a, gosight_common::Result<()>> {
+                store.$method(rows)
+            }
+        }
+    };
+}
+
+stored_row!(EventRow, insert_events);
+stored_row!(SessionRow, insert_sessions);
+stored_row!(InsightRow, insert_insights);
+stored_row!(ReplayChunkRow, insert_replay_chunks);
+
 pub struct TableWriter<R> {
-    client: clickhouse::Client,
+    store: Arc<dyn AnalyticsStore>,
     table: &'static str,
     max_rows: usize,
     buffer: Vec<R>,
@@ -35,13 +64,13 @@ impl<R> std::fmt::Debug for TableWriter<R> {
 
 impl<R> TableWriter<R> {
     pub fn new(
-        client: clickhouse::Client,
+        store: Arc<dyn AnalyticsStore>,
         table: &'static str,
         max_rows: usize,
         stop: CancellationToken,
     ) -> Self {
         Self {
-            client,
+            store,
             table,
             max_rows: max_rows.max(1),
             buffer: Vec::new(),
@@ -72,37 +101,13 @@ impl<R: Unpin + 'static> Handler<Add<R>> for TableWriter<R> {
 #[rtype(result = "Result<usize, ProcessorError>")]
 pub struct Flush;
 
-async fn insert<R>(
-    client: &clickhouse::Client,
-    table: &str,
-    rows: &[R],
-) -> Result<(), clickhouse::error::Error>
-where
-    R: for<'a> clickhouse::Row<Value<'a> = R> + clickhouse::RowWrite + Serialize,
-{
-    let mut insert = client.insert::<R>(table).await?;
-    for row in rows {
-        insert.write(row).await?;
-    }
-    insert.end().await
-}
-
-impl<R> Handler<Flush> for TableWriter<R>
-where
-    R: for<'a> clickhouse::Row<Value<'a> = R>
-        + clickhouse::RowWrite
-        + Serialize
-        + Unpin
-        + Send
-        + Sync
-        + 'static,
-{
+impl<R: StoredRow> Handler<Flush> for TableWriter<R> {
     type Result = ResponseFuture<Result<usize, ProcessorError>>;
 
     fn handle(&mut self, _: Flush, _: &mut Self::Context) -> Self::Result {
         let rows = std::mem::take(&mut self.buffer);
-        let (client, table, max_rows, stop) = (
-            self.client.clone(),
+        let (store, table, max_rows, stop) = (
+            self.store.clone(),
             self.table,
             self.max_rows,
             self.stop.clone(),
@@ -111,7 +116,7 @@ where
             for chunk in rows.chunks(max_rows) {
                 with_backoff(
                     &stop,
-                    || insert(&client, table, chunk),
+                    || R::insert(store.as_ref(), chunk),
                     |error, backoff| {
                         metrics::counter!("gosight_processor_insert_errors_total", "table" => table)
                             .increment(1);

@@ -4,6 +4,8 @@
 //! Every query is scoped to one project with values bound as parameters. Events are read with
 //! `LIMIT 1 BY event_id` where a redelivered copy could still be unmerged.
 
+use std::collections::HashSet;
+
 use async_trait::async_trait;
 use futures::StreamExt;
 use futures::stream::BoxStream;
@@ -275,18 +277,59 @@ impl AnalyticsStore for ClickHouseStore {
             .await?)
     }
 
+    async fn stored_event_ids(&self, rows: &[EventRow]) -> Result<Vec<(Uuid, Uuid, Uuid)>> {
+        #[derive(Debug, serde::Deserialize, clickhouse::Row)]
+        struct Stored {
+            #[serde(with = "clickhouse::serde::uuid")]
+            project_id: Uuid,
+            #[serde(with = "clickhouse::serde::uuid")]
+            session_id: Uuid,
+            #[serde(with = "clickhouse::serde::uuid")]
+            event_id: Uuid,
+        }
+        if rows.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ms = |row: &EventRow| (row.timestamp.unix_timestamp_nanos() / 1_000_000) as i64;
+        let (from, to) = rows
+            .iter()
+            .map(ms)
+            .fold((i64::MAX, i64::MIN), |(lo, hi), t| (lo.min(t), hi.max(t)));
+        let projects: HashSet<Uuid> = rows.iter().map(|r| r.project_id).collect();
+        let sessions: HashSet<Uuid> = rows.iter().map(|r| r.session_id).collect();
+        let projects: Vec<Uuid> = projects.into_iter().collect();
+        let sessions: Vec<Uuid> = sessions.into_iter().collect();
+        let events: Vec<Uuid> = rows.iter().map(|r| r.event_id).collect();
+        let found = self
+            .client
+            .query(
+                "SELECT DISTINCT project_id, session_id, event_id FROM events
+                 WHERE project_id IN ? AND session_id IN ? AND event_id IN ?
+                   AND timestamp >= fromUnixTimestamp64Milli(?)
+                   AND timestamp <= fromUnixTimestamp64Milli(?)",
+            )
+            .bind(&projects)
+            .bind(&sessions)
+            .bind(&events)
+            .bind(from)
+            .bind(to)
+            .fetch_all::<Stored>()
+            .await?;
+        Ok(found
+            .into_iter()
+            .map(|s| (s.project_id, s.session_id, s.event_id))
+            .collect())
+    }
+
     async fn session_rows(&self, keys: &[(Uuid, Uuid)]) -> Result<Vec<SessionRow>> {
         if keys.is_empty() {
             return Ok(Vec::new());
         }
-        let sessions: Vec<String> = keys.iter().map(|(_, s)| s.to_string()).collect();
+        let ids: Vec<Uuid> = keys.iter().map(|(_, s)| *s).collect();
         let mut rows = self
             .client
-            .query(
-                "SELECT ?fields FROM sessions FINAL
-                 WHERE session_id IN (SELECT toUUID(arrayJoin({sessions:Array(String)})))",
-            )
-            .param("sessions", sessions)
+            .query("SELECT ?fields FROM sessions FINAL WHERE session_id IN ?")
+            .bind(&ids)
             .fetch_all::<SessionRow>()
             .await?;
         rows.retain(|r| keys.contains(&(r.project_id, r.session_id)));

@@ -827,6 +827,27 @@ impl AnalyticsStore for SqliteAnalytics {
         .await
     }
 
+    async fn stored_event_ids(&self, rows: &[EventRow]) -> Result<Vec<(Uuid, Uuid, Uuid)>> {
+        let keys: Vec<(Uuid, Uuid, Uuid)> = rows
+            .iter()
+            .map(|r| (r.project_id, r.session_id, r.event_id))
+            .collect();
+        self.read(move |conn| {
+            let mut statement = conn.prepare_cached(
+                "SELECT 1 FROM events WHERE project_id = ?1 AND event_id = ?2 AND session_id = ?3",
+            )?;
+            let mut found = Vec::new();
+            for (project, session, event) in keys {
+                let params = params![project.to_string(), event.to_string(), session.to_string()];
+                if statement.exists(params)? {
+                    found.push((project, session, event));
+                }
+            }
+            Ok(found)
+        })
+        .await
+    }
+
     async fn session_rows(&self, keys: &[(Uuid, Uuid)]) -> Result<Vec<SessionRow>> {
         let keys = keys.to_vec();
         self.read(move |conn| {
