@@ -47,6 +47,14 @@ pub enum Error {
     PostgresPool(String),
     #[error("redis: {0}")]
     Redis(#[from] fred::error::Error),
+    #[error("sqlite: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// A uniqueness rule of the store: the named field (`email`, `slug`, `key`) is taken.
+    #[error("`{0}` is already taken")]
+    Conflict(&'static str),
+    /// A blocking task running a store's statements failed (panicked or was cancelled).
+    #[error("storage task: {0}")]
+    Task(String),
     /// A migration file failed; nothing was recorded for it.
     #[error("migration {file} failed: {message}")]
     Migration { file: String, message: String },
@@ -66,7 +74,15 @@ impl Error {
                 clickhouse::error::Error::Network(_) | clickhouse::error::Error::TimedOut
             ),
             Error::Postgres(e) => e.is_closed(),
-            Error::Config(_) | Error::Migration { .. } | Error::Invalid(_) => false,
+            Error::Sqlite(e) => matches!(
+                e.sqlite_error_code(),
+                Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+            ),
+            Error::Task(_) => true,
+            Error::Config(_)
+            | Error::Migration { .. }
+            | Error::Invalid(_)
+            | Error::Conflict(_) => false,
         }
     }
 }
