@@ -186,7 +186,7 @@ impl std::fmt::Debug for NewRefreshToken {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Rotation {
     /// The presented token is revoked and points at `token`, the new one, for `user`.
-    Rotated { user: User, token: RefreshToken },
+    Rotated { user: Box<User>, token: RefreshToken },
     /// No token has this hash.
     Unknown,
     /// The token expired, or its user is disabled; nothing changed.

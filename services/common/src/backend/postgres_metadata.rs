@@ -372,7 +372,10 @@ impl MetadataStore for PostgresMetadata {
         )
         .await?;
         tx.commit().await?;
-        Ok(Rotation::Rotated { user, token })
+        Ok(Rotation::Rotated {
+            user: Box::new(user),
+            token,
+        })
     }
 
     async fn revoke_refresh_family(&self, hash: &[u8; 32]) -> Result<()> {

@@ -426,7 +426,10 @@ impl MetadataStore for SqliteMetadata {
                 params![Id(old), Micros(now), Id(token.id)],
             )?;
             tx.commit()?;
-            Ok(Rotation::Rotated { user, token })
+            Ok(Rotation::Rotated {
+                user: Box::new(user),
+                token,
+            })
         })
         .await
     }
