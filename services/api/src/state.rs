@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use gosight_common::backend::LiveFanout;
+use gosight_common::backend::{LiveFanout, MetadataStore};
 
 use crate::auth::TokenKeys;
 use crate::config::ApiConfig;
@@ -11,7 +11,8 @@ use crate::config::ApiConfig;
 #[derive(Clone)]
 pub struct AppState {
     pub config: Arc<ApiConfig>,
-    pub pg: deadpool_postgres::Pool,
+    /// Users, projects, keys, members and alert rules (PostgreSQL, or SQLite standalone).
+    pub meta: Arc<dyn MetadataStore>,
     pub clickhouse: clickhouse::Client,
     /// Live fan-out of the processor's session updates; `None` when Redis is not configured.
     pub live: Option<Arc<dyn LiveFanout>>,

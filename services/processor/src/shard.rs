@@ -28,7 +28,8 @@ use bytes::Bytes;
 use futures::future::join_all;
 use gosight_actors::PanicLog;
 use gosight_common::backend::{
-    BusRecord, EventBus, EventRow, InsightRow, LiveFanout, ReplayChunkRow, SessionRow,
+    BusRecord, EventBus, EventRow, InsightRow, LiveFanout, MetadataStore, ReplayChunkRow,
+    SessionRow,
 };
 use gosight_common::kafka::{KafkaConfig, Topics};
 use gosight_proto::{EventEnvelope, ReplayEnvelope};
@@ -265,7 +266,7 @@ impl Shard {
         clickhouse: clickhouse::Client,
         insights_bus: Option<Arc<dyn EventBus>>,
         live: Option<Arc<dyn LiveFanout>>,
-        postgres: Option<deadpool_postgres::Pool>,
+        metadata: Option<Arc<dyn MetadataStore>>,
         stop: CancellationToken,
     ) -> Result<Self, ProcessorError> {
         let mut client = rdkafka::ClientConfig::new();
@@ -297,7 +298,7 @@ impl Shard {
             sessions: TableWriter::new(clickhouse.clone(), "sessions", rows, stop.clone()).start(),
         };
         Ok(Self {
-            thresholds: ProjectThresholds::new(config.thresholds.clone(), postgres),
+            thresholds: ProjectThresholds::new(config.thresholds.clone(), metadata),
             topics: kafka.topics.clone(),
             config,
             consumer,
