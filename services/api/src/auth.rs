@@ -8,9 +8,9 @@ use std::future::{Ready, ready};
 
 use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
 use argon2::{Argon2, PasswordHash, PasswordVerifier};
+use gosight_common::backend::{NewRefreshToken, Rotation, User, hash_api_key};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
-use gosight_common::backend::{NewRefreshToken, Rotation, User, hash_api_key};
 use time::OffsetDateTime;
 use uuid::Uuid;
 

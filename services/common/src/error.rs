@@ -79,10 +79,9 @@ impl Error {
                 Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
             ),
             Error::Task(_) => true,
-            Error::Config(_)
-            | Error::Migration { .. }
-            | Error::Invalid(_)
-            | Error::Conflict(_) => false,
+            Error::Config(_) | Error::Migration { .. } | Error::Invalid(_) | Error::Conflict(_) => {
+                false
+            }
         }
     }
 }

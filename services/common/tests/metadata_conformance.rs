@@ -123,7 +123,11 @@ async fn project(store: &Store, slug: &str, owner: Uuid) -> Project {
         slug: slug.into(),
         owner,
     };
-    store.create_project(project, new_key("default").1).await.unwrap().0
+    store
+        .create_project(project, new_key("default").1)
+        .await
+        .unwrap()
+        .0
 }
 
 fn rule_input(name: &str) -> AlertRuleInput {
@@ -148,10 +152,16 @@ async fn users_are_created_and_found(store: Store) {
     assert!(!created.disabled);
     assert!(created.password_hash.starts_with("$argon2id$"));
     assert!(recent(created.created_at) && created.last_login_at.is_none());
-    assert_eq!(store.find_user(created.id).await.unwrap(), Some(created.clone()));
+    assert_eq!(
+        store.find_user(created.id).await.unwrap(),
+        Some(created.clone())
+    );
     let by_email = store.find_user_by_email("ada@EXAMPLE.com").await.unwrap();
     assert_eq!(by_email, Some(created.clone()));
-    assert_eq!(store.find_user_by_email("bob@example.com").await.unwrap(), None);
+    assert_eq!(
+        store.find_user_by_email("bob@example.com").await.unwrap(),
+        None
+    );
     assert_eq!(store.find_user(Uuid::new_v4()).await.unwrap(), None);
     let plain = user(&store, "bob@example.com").await;
     assert_eq!(plain.role, UserRole::User);
@@ -160,12 +170,22 @@ async fn users_are_created_and_found(store: Store) {
     store.record_login(created.id).await.unwrap();
     let logged_in = store.find_user(created.id).await.unwrap().unwrap();
     assert!(logged_in.last_login_at.is_some_and(recent));
-    assert_eq!(store.find_user(plain.id).await.unwrap().unwrap().last_login_at, None);
+    assert_eq!(
+        store
+            .find_user(plain.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .last_login_at,
+        None
+    );
 }
 
 async fn a_taken_email_conflicts_case_insensitively(store: Store) {
     user(&store, "ada@example.com").await;
-    let again = store.create_user(new_user("ADA@example.COM", UserRole::Admin)).await;
+    let again = store
+        .create_user(new_user("ADA@example.COM", UserRole::Admin))
+        .await;
     assert!(matches!(again, Err(Error::Conflict("email"))), "{again:?}");
     assert_eq!(store.count_users().await.unwrap(), 1);
 }
@@ -195,11 +215,17 @@ async fn refresh_tokens_rotate_and_reuse_revokes_the_family(store: Store) {
     let ada = user(&store, "ada@example.com").await;
     let family = Uuid::new_v4();
     let (first_hash, first) = new_token(Duration::days(30));
-    let issued = store.issue_refresh_token(ada.id, family, first.clone()).await.unwrap();
+    let issued = store
+        .issue_refresh_token(ada.id, family, first.clone())
+        .await
+        .unwrap();
     assert_eq!((issued.user_id, issued.family_id), (ada.id, family));
     assert_eq!(issued.expires_at, stored(first.expires_at));
     assert_eq!(issued.revoked_at, None);
-    assert_eq!(store.find_refresh_token(&first_hash).await.unwrap(), Some(issued.clone()));
+    assert_eq!(
+        store.find_refresh_token(&first_hash).await.unwrap(),
+        Some(issued.clone())
+    );
 
     let unknown = store
         .rotate_refresh_token(&[7; 32], new_token(Duration::days(1)).1)
@@ -218,10 +244,18 @@ async fn refresh_tokens_rotate_and_reuse_revokes_the_family(store: Store) {
     assert_eq!(user.id, ada.id);
     assert_eq!(user.email, "ada@example.com");
     assert_eq!((token.user_id, token.family_id), (ada.id, family));
-    let old = store.find_refresh_token(&first_hash).await.unwrap().unwrap();
+    let old = store
+        .find_refresh_token(&first_hash)
+        .await
+        .unwrap()
+        .unwrap();
     assert!(old.revoked_at.is_some_and(recent));
     assert_eq!(old.replaced_by, Some(token.id));
-    let new = store.find_refresh_token(&second_hash).await.unwrap().unwrap();
+    let new = store
+        .find_refresh_token(&second_hash)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(new.revoked_at, None);
 
     // The rotated token shown again: a stolen copy. The whole family goes.
@@ -230,7 +264,11 @@ async fn refresh_tokens_rotate_and_reuse_revokes_the_family(store: Store) {
         .await
         .unwrap();
     assert_eq!(reused, Rotation::Reused { family_id: family });
-    let new = store.find_refresh_token(&second_hash).await.unwrap().unwrap();
+    let new = store
+        .find_refresh_token(&second_hash)
+        .await
+        .unwrap()
+        .unwrap();
     assert!(new.revoked_at.is_some());
     let again = store
         .rotate_refresh_token(&second_hash, new_token(Duration::days(30)).1)
@@ -240,7 +278,10 @@ async fn refresh_tokens_rotate_and_reuse_revokes_the_family(store: Store) {
 
     // An expired token does not rotate and is left as it was.
     let (old_hash, expired) = new_token(-Duration::minutes(1));
-    store.issue_refresh_token(ada.id, Uuid::new_v4(), expired).await.unwrap();
+    store
+        .issue_refresh_token(ada.id, Uuid::new_v4(), expired)
+        .await
+        .unwrap();
     let rotation = store
         .rotate_refresh_token(&old_hash, new_token(Duration::days(1)).1)
         .await
@@ -253,7 +294,10 @@ async fn refresh_tokens_rotate_and_reuse_revokes_the_family(store: Store) {
 async fn concurrent_rotations_of_one_token_let_one_win(store: Store) {
     let ada = user(&store, "ada@example.com").await;
     let (hash, token) = new_token(Duration::days(1));
-    store.issue_refresh_token(ada.id, Uuid::new_v4(), token).await.unwrap();
+    store
+        .issue_refresh_token(ada.id, Uuid::new_v4(), token)
+        .await
+        .unwrap();
     let attempts = (0..6).map(|_| {
         let store = store.clone();
         tokio::spawn(async move {
@@ -282,17 +326,27 @@ async fn concurrent_rotations_of_one_token_let_one_win(store: Store) {
 async fn logout_revokes_only_its_family(store: Store) {
     let ada = user(&store, "ada@example.com").await;
     let (a_hash, a) = new_token(Duration::days(1));
-    store.issue_refresh_token(ada.id, Uuid::new_v4(), a).await.unwrap();
+    store
+        .issue_refresh_token(ada.id, Uuid::new_v4(), a)
+        .await
+        .unwrap();
     let (b_hash, b) = new_token(Duration::days(1));
     store.rotate_refresh_token(&a_hash, b).await.unwrap();
     let (other_hash, other) = new_token(Duration::days(1));
-    store.issue_refresh_token(ada.id, Uuid::new_v4(), other).await.unwrap();
+    store
+        .issue_refresh_token(ada.id, Uuid::new_v4(), other)
+        .await
+        .unwrap();
 
     store.revoke_refresh_family(&b_hash).await.unwrap();
     let first = store.find_refresh_token(&a_hash).await.unwrap().unwrap();
     let second = store.find_refresh_token(&b_hash).await.unwrap().unwrap();
     assert!(first.revoked_at.is_some() && second.revoked_at.is_some());
-    let untouched = store.find_refresh_token(&other_hash).await.unwrap().unwrap();
+    let untouched = store
+        .find_refresh_token(&other_hash)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(untouched.revoked_at, None);
     // Revoking keeps the first revocation time; unknown tokens are no error.
     store.revoke_refresh_family(&a_hash).await.unwrap();
@@ -315,17 +369,30 @@ async fn projects_are_created_updated_and_deleted(store: Store) {
         )
         .await
         .unwrap();
-    assert_eq!((created.name.as_str(), created.slug.as_str()), ("Shop", "shop"));
+    assert_eq!(
+        (created.name.as_str(), created.slug.as_str()),
+        ("Shop", "shop")
+    );
     assert_eq!(created.allowed_domains, Vec::<String>::new());
     assert_eq!(created.settings, json!({}));
     assert!(recent(created.created_at));
     assert_eq!(first_key.project_id, created.id);
-    let found = store.find_api_key(&hash_api_key(&secret)).await.unwrap().unwrap();
+    let found = store
+        .find_api_key(&hash_api_key(&secret))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(found.key_id, first_key.id);
     let members = store.list_members(created.id).await.unwrap();
     assert_eq!(members.len(), 1);
-    assert_eq!((members[0].user_id, members[0].role), (ada.id, MemberRole::Owner));
-    assert_eq!(store.find_project(created.id).await.unwrap(), Some(created.clone()));
+    assert_eq!(
+        (members[0].user_id, members[0].role),
+        (ada.id, MemberRole::Owner)
+    );
+    assert_eq!(
+        store.find_project(created.id).await.unwrap(),
+        Some(created.clone())
+    );
 
     let settings = json!({
         "insights": {"rage_min_clicks": 4, "dead_click_ms": 1500.5},
@@ -346,9 +413,15 @@ async fn projects_are_created_updated_and_deleted(store: Store) {
         .unwrap()
         .unwrap();
     assert_eq!(updated.name, "Shop EU");
-    assert_eq!(updated.allowed_domains, ["shop.example.com", "*.example.com"]);
+    assert_eq!(
+        updated.allowed_domains,
+        ["shop.example.com", "*.example.com"]
+    );
     assert_eq!(updated.settings, settings);
-    assert_eq!((updated.slug.as_str(), updated.created_at), ("shop", created.created_at));
+    assert_eq!(
+        (updated.slug.as_str(), updated.created_at),
+        ("shop", created.created_at)
+    );
     assert!(updated.updated_at >= created.updated_at);
     // Nothing to change keeps everything.
     let kept = store
@@ -356,11 +429,14 @@ async fn projects_are_created_updated_and_deleted(store: Store) {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!((kept.name, kept.allowed_domains, kept.settings), (
-        updated.name.clone(),
-        updated.allowed_domains.clone(),
-        settings
-    ));
+    assert_eq!(
+        (kept.name, kept.allowed_domains, kept.settings),
+        (
+            updated.name.clone(),
+            updated.allowed_domains.clone(),
+            settings
+        )
+    );
     let missing = store
         .update_project(Uuid::new_v4(), ProjectUpdate::default())
         .await
@@ -391,7 +467,10 @@ async fn a_taken_slug_conflicts(store: Store) {
         .await;
     assert!(matches!(again, Err(Error::Conflict("slug"))), "{again:?}");
     // Nothing of the failed project stays behind, not even its key.
-    assert_eq!(store.find_api_key(&hash_api_key(&secret)).await.unwrap(), None);
+    assert_eq!(
+        store.find_api_key(&hash_api_key(&secret)).await.unwrap(),
+        None
+    );
     let taken = store.slugs_with_prefix("shop").await.unwrap();
     assert_eq!(taken, ["shop", "shop-2", "shopping"]);
     assert!(store.slugs_with_prefix("nothing").await.unwrap().is_empty());
@@ -425,47 +504,71 @@ async fn keys_are_found_by_hash_listed_and_revoked(store: Store) {
     assert_eq!(created.created_by, Some(ada.id));
     assert!(created.is_active && created.is_usable(OffsetDateTime::now_utc()));
 
-    let record = store.find_api_key(&hash_api_key(&secret)).await.unwrap().unwrap();
-    assert_eq!(record, ApiKeyRecord {
-        key_id: created.id,
-        project_id: shop.id,
-        permissions: vec!["write".into(), "read".into()],
-        rate_limit: 50,
-        rate_burst: 75,
-        is_active: true,
-        expires_at: Some(stored(expires)),
-        allowed_domains: vec!["shop.example.com".into()],
-    });
+    let record = store
+        .find_api_key(&hash_api_key(&secret))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        record,
+        ApiKeyRecord {
+            key_id: created.id,
+            project_id: shop.id,
+            permissions: vec!["write".into(), "read".into()],
+            rate_limit: 50,
+            rate_burst: 75,
+            is_active: true,
+            expires_at: Some(stored(expires)),
+            allowed_domains: vec!["shop.example.com".into()],
+        }
+    );
     assert!(!record.is_usable(expires + Duration::seconds(1)));
     assert_eq!(store.find_api_key(&[0; 32]).await.unwrap(), None);
 
     let duplicate = store.create_api_key(shop.id, key).await;
-    assert!(matches!(duplicate, Err(Error::Conflict("key"))), "{duplicate:?}");
+    assert!(
+        matches!(duplicate, Err(Error::Conflict("key"))),
+        "{duplicate:?}"
+    );
 
     let listed = store.list_api_keys(shop.id).await.unwrap();
     let names: Vec<&str> = listed.iter().map(|k| k.name.as_str()).collect();
     assert_eq!(names, ["default", "ci"], "in creation order");
     assert_eq!(listed[1], created);
     let text = format!("{listed:?}");
-    assert!(!text.contains(&secret) && !text.contains(&secret[11..]), "no secret in a list");
+    assert!(
+        !text.contains(&secret) && !text.contains(&secret[11..]),
+        "no secret in a list"
+    );
 
     let other = project(&store, "other", ada.id).await;
     assert!(!store.revoke_api_key(other.id, created.id).await.unwrap());
     assert!(!store.revoke_api_key(shop.id, Uuid::new_v4()).await.unwrap());
     assert!(store.revoke_api_key(shop.id, created.id).await.unwrap());
-    let record = store.find_api_key(&hash_api_key(&secret)).await.unwrap().unwrap();
+    let record = store
+        .find_api_key(&hash_api_key(&secret))
+        .await
+        .unwrap()
+        .unwrap();
     assert!(!record.is_active && !record.is_usable(OffsetDateTime::now_utc()));
     let revoked = store.list_api_keys(shop.id).await.unwrap().remove(1);
     assert!(!revoked.is_active && revoked.revoked_at.is_some_and(recent));
     assert!(store.revoke_api_key(shop.id, created.id).await.unwrap());
     let again = store.list_api_keys(shop.id).await.unwrap().remove(1);
-    assert_eq!(again.revoked_at, revoked.revoked_at, "the first revocation time stays");
+    assert_eq!(
+        again.revoked_at, revoked.revoked_at,
+        "the first revocation time stays"
+    );
 
     // A key past its expiry is found but not usable.
     let (old_secret, mut old) = new_key("old");
     old.expires_at = Some(OffsetDateTime::now_utc() - Duration::minutes(1));
     store.create_api_key(shop.id, old).await.unwrap();
-    let record = store.find_api_key(&hash_api_key(&old_secret)).await.unwrap().unwrap();
+    let record = store
+        .find_api_key(&hash_api_key(&old_secret))
+        .await
+        .unwrap()
+        .unwrap();
     assert!(record.is_active && !record.is_usable(OffsetDateTime::now_utc()));
 }
 
@@ -476,33 +579,102 @@ async fn members_change_roles_and_keep_an_owner(store: Store) {
     let p = project(&store, "shop", olga.id).await.id;
     use MemberChange::*;
     use MemberRole as R;
-    assert_eq!(store.set_member_role(p, anna.id, R::Member, false).await.unwrap(), Applied);
-    assert_eq!(store.set_member_role(p, bert.id, R::Viewer, false).await.unwrap(), Applied);
+    assert_eq!(
+        store
+            .set_member_role(p, anna.id, R::Member, false)
+            .await
+            .unwrap(),
+        Applied
+    );
+    assert_eq!(
+        store
+            .set_member_role(p, bert.id, R::Viewer, false)
+            .await
+            .unwrap(),
+        Applied
+    );
     let members = store.list_members(p).await.unwrap();
     let listed: Vec<(&str, MemberRole)> =
         members.iter().map(|m| (m.email.as_str(), m.role)).collect();
-    assert_eq!(listed, [
-        ("anna@example.com", R::Member),
-        ("bert@example.com", R::Viewer),
-        ("olga@example.com", R::Owner),
-    ]);
+    assert_eq!(
+        listed,
+        [
+            ("anna@example.com", R::Member),
+            ("bert@example.com", R::Viewer),
+            ("olga@example.com", R::Owner),
+        ]
+    );
     assert_eq!(members[0].name, "name of anna@example.com");
     assert!(recent(members[0].created_at));
 
-    assert_eq!(store.set_member_role(p, anna.id, R::Admin, false).await.unwrap(), Applied);
+    assert_eq!(
+        store
+            .set_member_role(p, anna.id, R::Admin, false)
+            .await
+            .unwrap(),
+        Applied
+    );
     // `owner` is granted and taken away by owners only.
-    assert_eq!(store.set_member_role(p, anna.id, R::Owner, false).await.unwrap(), OwnerRequired);
-    assert_eq!(store.set_member_role(p, olga.id, R::Admin, false).await.unwrap(), OwnerRequired);
-    assert_eq!(store.remove_member(p, olga.id, false).await.unwrap(), OwnerRequired);
-    assert_eq!(store.set_member_role(p, anna.id, R::Owner, true).await.unwrap(), Applied);
-    assert_eq!(store.set_member_role(p, olga.id, R::Member, true).await.unwrap(), Applied);
+    assert_eq!(
+        store
+            .set_member_role(p, anna.id, R::Owner, false)
+            .await
+            .unwrap(),
+        OwnerRequired
+    );
+    assert_eq!(
+        store
+            .set_member_role(p, olga.id, R::Admin, false)
+            .await
+            .unwrap(),
+        OwnerRequired
+    );
+    assert_eq!(
+        store.remove_member(p, olga.id, false).await.unwrap(),
+        OwnerRequired
+    );
+    assert_eq!(
+        store
+            .set_member_role(p, anna.id, R::Owner, true)
+            .await
+            .unwrap(),
+        Applied
+    );
+    assert_eq!(
+        store
+            .set_member_role(p, olga.id, R::Member, true)
+            .await
+            .unwrap(),
+        Applied
+    );
     // Anna is the last owner now.
-    assert_eq!(store.set_member_role(p, anna.id, R::Admin, true).await.unwrap(), LastOwner);
-    assert_eq!(store.remove_member(p, anna.id, true).await.unwrap(), LastOwner);
-    assert_eq!(store.set_member_role(p, anna.id, R::Owner, true).await.unwrap(), Applied);
+    assert_eq!(
+        store
+            .set_member_role(p, anna.id, R::Admin, true)
+            .await
+            .unwrap(),
+        LastOwner
+    );
+    assert_eq!(
+        store.remove_member(p, anna.id, true).await.unwrap(),
+        LastOwner
+    );
+    assert_eq!(
+        store
+            .set_member_role(p, anna.id, R::Owner, true)
+            .await
+            .unwrap(),
+        Applied
+    );
 
-    assert_eq!(store.remove_member(p, bert.id, false).await.unwrap(), Applied);
-    assert_eq!(store.remove_member(p, bert.id, false).await.unwrap(), NotMember);
+    assert_eq!(
+        store.remove_member(p, bert.id, false).await.unwrap(),
+        Applied
+    );
+    assert_eq!(
+        store.remove_member(p, bert.id, false).await.unwrap(),
+        NotMember
+    );
     let roles: Vec<(Uuid, MemberRole)> = store
         .list_members(p)
         .await
@@ -536,39 +708,75 @@ async fn users_see_the_projects_they_belong_to(store: Store) {
         .unwrap();
 
     let names = |list: Vec<ProjectAccess>| -> Vec<(String, Option<MemberRole>)> {
-        list.into_iter()
-            .map(|a| (a.project.name, a.role))
-            .collect()
+        list.into_iter().map(|a| (a.project.name, a.role)).collect()
     };
-    let olgas = store.list_projects(olga.id, ProjectScope::MemberOf).await.unwrap();
-    assert_eq!(names(olgas), [
-        ("ALPHA".to_string(), Some(MemberRole::Owner)),
-        ("BETA".to_string(), Some(MemberRole::Owner)),
-    ]);
-    let annas = store.list_projects(anna.id, ProjectScope::MemberOf).await.unwrap();
-    assert_eq!(names(annas), [
-        ("ALPHA".to_string(), Some(MemberRole::Owner)),
-        ("BETA".to_string(), Some(MemberRole::Viewer)),
-    ]);
-    let all = store.list_projects(anna.id, ProjectScope::All).await.unwrap();
+    let olgas = store
+        .list_projects(olga.id, ProjectScope::MemberOf)
+        .await
+        .unwrap();
+    assert_eq!(
+        names(olgas),
+        [
+            ("ALPHA".to_string(), Some(MemberRole::Owner)),
+            ("BETA".to_string(), Some(MemberRole::Owner)),
+        ]
+    );
+    let annas = store
+        .list_projects(anna.id, ProjectScope::MemberOf)
+        .await
+        .unwrap();
+    assert_eq!(
+        names(annas),
+        [
+            ("ALPHA".to_string(), Some(MemberRole::Owner)),
+            ("BETA".to_string(), Some(MemberRole::Viewer)),
+        ]
+    );
+    let all = store
+        .list_projects(anna.id, ProjectScope::All)
+        .await
+        .unwrap();
     let ids: Vec<Uuid> = all.iter().map(|a| a.project.id).collect();
     let mut alphas = [alpha.id, gamma.id];
     alphas.sort();
     assert_eq!(ids, [alphas[0], alphas[1], beta.id], "by name, then id");
     let roles: Vec<Option<MemberRole>> = all.iter().map(|a| a.role).collect();
-    let alpha_role = |id| if id == gamma.id { Some(MemberRole::Owner) } else { None };
-    assert_eq!(roles, [
-        alpha_role(alphas[0]),
-        alpha_role(alphas[1]),
-        Some(MemberRole::Viewer)
-    ]);
+    let alpha_role = |id| {
+        if id == gamma.id {
+            Some(MemberRole::Owner)
+        } else {
+            None
+        }
+    };
+    assert_eq!(
+        roles,
+        [
+            alpha_role(alphas[0]),
+            alpha_role(alphas[1]),
+            Some(MemberRole::Viewer)
+        ]
+    );
 
-    let access = store.project_access(alpha.id, anna.id).await.unwrap().unwrap();
+    let access = store
+        .project_access(alpha.id, anna.id)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!((access.project.id, access.role), (alpha.id, None));
-    let access = store.project_access(beta.id, anna.id).await.unwrap().unwrap();
+    let access = store
+        .project_access(beta.id, anna.id)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(access.role, Some(MemberRole::Viewer));
-    assert_eq!(access.project, store.find_project(beta.id).await.unwrap().unwrap());
-    assert_eq!(store.project_access(Uuid::new_v4(), anna.id).await.unwrap(), None);
+    assert_eq!(
+        access.project,
+        store.find_project(beta.id).await.unwrap().unwrap()
+    );
+    assert_eq!(
+        store.project_access(Uuid::new_v4(), anna.id).await.unwrap(),
+        None
+    );
 }
 
 async fn alert_rules_are_created_listed_replaced_and_deleted(store: Store) {
@@ -585,8 +793,14 @@ async fn alert_rules_are_created_listed_replaced_and_deleted(store: Store) {
     assert_eq!((created.enabled, created.cooldown_seconds), (true, 900));
     assert_eq!((created.project_id, created.created_by), (p, Some(ada.id)));
     assert!(recent(created.created_at) && created.last_triggered_at.is_none());
-    store.create_alert_rule(p, rule_input("Clicks"), None).await.unwrap();
-    store.create_alert_rule(other, rule_input("Elsewhere"), None).await.unwrap();
+    store
+        .create_alert_rule(p, rule_input("Clicks"), None)
+        .await
+        .unwrap();
+    store
+        .create_alert_rule(other, rule_input("Elsewhere"), None)
+        .await
+        .unwrap();
 
     let names: Vec<String> = store
         .list_alert_rules(p)
@@ -596,8 +810,14 @@ async fn alert_rules_are_created_listed_replaced_and_deleted(store: Store) {
         .map(|r| r.name)
         .collect();
     assert_eq!(names, ["Clicks", "Errors"]);
-    assert_eq!(store.find_alert_rule(p, created.id).await.unwrap(), Some(created.clone()));
-    assert_eq!(store.find_alert_rule(other, created.id).await.unwrap(), None);
+    assert_eq!(
+        store.find_alert_rule(p, created.id).await.unwrap(),
+        Some(created.clone())
+    );
+    assert_eq!(
+        store.find_alert_rule(other, created.id).await.unwrap(),
+        None
+    );
 
     let input = AlertRuleInput {
         name: "Rage".into(),
@@ -613,13 +833,26 @@ async fn alert_rules_are_created_listed_replaced_and_deleted(store: Store) {
         .unwrap()
         .unwrap();
     assert_eq!(
-        (replaced.name.as_str(), replaced.enabled, replaced.cooldown_seconds),
+        (
+            replaced.name.as_str(),
+            replaced.enabled,
+            replaced.cooldown_seconds
+        ),
         ("Rage", false, 0)
     );
-    assert_eq!((replaced.condition, replaced.channels), (input.condition.clone(), json!([])));
+    assert_eq!(
+        (replaced.condition, replaced.channels),
+        (input.condition.clone(), json!([]))
+    );
     assert_eq!(replaced.created_at, created.created_at);
     assert!(replaced.updated_at >= created.updated_at);
-    assert_eq!(store.update_alert_rule(other, created.id, input).await.unwrap(), None);
+    assert_eq!(
+        store
+            .update_alert_rule(other, created.id, input)
+            .await
+            .unwrap(),
+        None
+    );
 
     assert!(!store.delete_alert_rule(other, created.id).await.unwrap());
     assert!(store.delete_alert_rule(p, created.id).await.unwrap());
@@ -630,8 +863,14 @@ async fn alert_rules_are_created_listed_replaced_and_deleted(store: Store) {
 async fn alert_history_pages_newest_first(store: Store) {
     let ada = user(&store, "ada@example.com").await;
     let p = project(&store, "shop", ada.id).await.id;
-    let errors = store.create_alert_rule(p, rule_input("Errors"), None).await.unwrap();
-    let clicks = store.create_alert_rule(p, rule_input("Clicks"), None).await.unwrap();
+    let errors = store
+        .create_alert_rule(p, rule_input("Errors"), None)
+        .await
+        .unwrap();
+    let clicks = store
+        .create_alert_rule(p, rule_input("Clicks"), None)
+        .await
+        .unwrap();
     let at = datetime!(2024-03-01 12:00:00.123_456_7 UTC);
     let mut ids = Vec::new();
     for (i, rule) in [errors.id, clicks.id, errors.id].into_iter().enumerate() {
@@ -650,7 +889,10 @@ async fn alert_history_pages_newest_first(store: Store) {
     }
     assert!(ids[0] < ids[1] && ids[1] < ids[2]);
     let rule = store.find_alert_rule(p, errors.id).await.unwrap().unwrap();
-    assert_eq!(rule.last_triggered_at, Some(stored(at + Duration::minutes(2))));
+    assert_eq!(
+        rule.last_triggered_at,
+        Some(stored(at + Duration::minutes(2)))
+    );
 
     let page = |rule, before, limit| HistoryQuery {
         rule,
@@ -666,12 +908,27 @@ async fn alert_history_pages_newest_first(store: Store) {
     assert_eq!(first[0].details, json!({"count": 13, "path": "/"}));
     assert_eq!(first[0].deliveries, json!({"webhook": "delivered"}));
     assert_eq!(first[0].project_id, p);
-    let rest = store.alert_history(p, page(None, Some(first[1].id), 2)).await.unwrap();
+    let rest = store
+        .alert_history(p, page(None, Some(first[1].id), 2))
+        .await
+        .unwrap();
     assert_eq!(rest.iter().map(|h| h.id).collect::<Vec<_>>(), [ids[0]]);
-    let only_errors = store.alert_history(p, page(Some(errors.id), None, 10)).await.unwrap();
-    assert_eq!(only_errors.iter().map(|h| h.id).collect::<Vec<_>>(), [ids[2], ids[0]]);
+    let only_errors = store
+        .alert_history(p, page(Some(errors.id), None, 10))
+        .await
+        .unwrap();
+    assert_eq!(
+        only_errors.iter().map(|h| h.id).collect::<Vec<_>>(),
+        [ids[2], ids[0]]
+    );
     let other = project(&store, "other", ada.id).await.id;
-    assert!(store.alert_history(other, page(None, None, 10)).await.unwrap().is_empty());
+    assert!(
+        store
+            .alert_history(other, page(None, None, 10))
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 async fn deleting_a_project_deletes_what_belongs_to_it(store: Store) {
@@ -679,10 +936,16 @@ async fn deleting_a_project_deletes_what_belongs_to_it(store: Store) {
     let anna = user(&store, "anna@example.com").await;
     let doomed = project(&store, "doomed", olga.id).await.id;
     let kept = project(&store, "kept", olga.id).await.id;
-    store.set_member_role(doomed, anna.id, MemberRole::Member, true).await.unwrap();
+    store
+        .set_member_role(doomed, anna.id, MemberRole::Member, true)
+        .await
+        .unwrap();
     let (secret, key) = new_key("ci");
     store.create_api_key(doomed, key).await.unwrap();
-    let rule = store.create_alert_rule(doomed, rule_input("Errors"), None).await.unwrap();
+    let rule = store
+        .create_alert_rule(doomed, rule_input("Errors"), None)
+        .await
+        .unwrap();
     store
         .record_alert(NewAlert {
             rule_id: rule.id,
@@ -694,10 +957,16 @@ async fn deleting_a_project_deletes_what_belongs_to_it(store: Store) {
         })
         .await
         .unwrap();
-    let kept_rule = store.create_alert_rule(kept, rule_input("Kept"), None).await.unwrap();
+    let kept_rule = store
+        .create_alert_rule(kept, rule_input("Kept"), None)
+        .await
+        .unwrap();
 
     assert!(store.delete_project(doomed).await.unwrap());
-    assert_eq!(store.find_api_key(&hash_api_key(&secret)).await.unwrap(), None);
+    assert_eq!(
+        store.find_api_key(&hash_api_key(&secret)).await.unwrap(),
+        None
+    );
     assert!(store.list_api_keys(doomed).await.unwrap().is_empty());
     assert!(store.list_members(doomed).await.unwrap().is_empty());
     assert!(store.list_alert_rules(doomed).await.unwrap().is_empty());
@@ -706,8 +975,17 @@ async fn deleting_a_project_deletes_what_belongs_to_it(store: Store) {
         before: None,
         limit: 10,
     };
-    assert!(store.alert_history(doomed, history).await.unwrap().is_empty());
-    let annas = store.list_projects(anna.id, ProjectScope::MemberOf).await.unwrap();
+    assert!(
+        store
+            .alert_history(doomed, history)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let annas = store
+        .list_projects(anna.id, ProjectScope::MemberOf)
+        .await
+        .unwrap();
     assert!(annas.is_empty());
     // Users and other projects stay.
     assert!(store.find_user(anna.id).await.unwrap().is_some());
@@ -726,12 +1004,23 @@ async fn timestamps_and_arrays_round_trip(store: Store) {
     for (i, at) in instants.into_iter().enumerate() {
         let (secret, mut key) = new_key(&format!("k{i}"));
         key.expires_at = Some(at);
-        key.permissions = vec![String::new(), "with \"quotes\", commas".into(), "ü,{}".into()];
+        key.permissions = vec![
+            String::new(),
+            "with \"quotes\", commas".into(),
+            "ü,{}".into(),
+        ];
         let created = store.create_api_key(p, key.clone()).await.unwrap();
         let expected = stored(at);
         assert_eq!(created.expires_at, Some(expected));
-        assert_eq!(created.expires_at.map(|t| t.offset()), Some(time::UtcOffset::UTC));
-        let record = store.find_api_key(&hash_api_key(&secret)).await.unwrap().unwrap();
+        assert_eq!(
+            created.expires_at.map(|t| t.offset()),
+            Some(time::UtcOffset::UTC)
+        );
+        let record = store
+            .find_api_key(&hash_api_key(&secret))
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(record.expires_at, Some(expected));
         assert_eq!(record.permissions, key.permissions);
     }
@@ -740,7 +1029,11 @@ async fn timestamps_and_arrays_round_trip(store: Store) {
         datetime!(1999-12-31 23:59:59.000_001 UTC),
         "truncated towards 2000-01-01 as PostgreSQL does"
     );
-    let domains = vec!["a.example".to_string(), "*.b.example".into(), "c.example:8080".into()];
+    let domains = vec![
+        "a.example".to_string(),
+        "*.b.example".into(),
+        "c.example:8080".into(),
+    ];
     let updated = store
         .update_project(
             p,

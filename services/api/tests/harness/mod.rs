@@ -80,9 +80,15 @@ impl Harness {
 
     /// A user with `role`, signed in; answers its access token.
     pub async fn user(&self, email: &str, role: UserRole) -> String {
-        accounts::create_user(&PostgresMetadata::new(self.pool.clone()), email, "", "correct horse battery", role)
-            .await
-            .unwrap();
+        accounts::create_user(
+            &PostgresMetadata::new(self.pool.clone()),
+            email,
+            "",
+            "correct horse battery",
+            role,
+        )
+        .await
+        .unwrap();
         self.login(email).await["access_token"]
             .as_str()
             .unwrap()

@@ -186,7 +186,10 @@ impl std::fmt::Debug for NewRefreshToken {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Rotation {
     /// The presented token is revoked and points at `token`, the new one, for `user`.
-    Rotated { user: Box<User>, token: RefreshToken },
+    Rotated {
+        user: Box<User>,
+        token: RefreshToken,
+    },
     /// No token has this hash.
     Unknown,
     /// The token expired, or its user is disabled; nothing changed.
@@ -426,8 +429,11 @@ pub trait MetadataStore: Send + Sync + std::fmt::Debug {
 
     /// Creates a project with `project.owner` as its owner and a first key, in one transaction;
     /// `Conflict("slug")` if the slug is taken.
-    async fn create_project(&self, project: NewProject, key: NewApiKey)
-    -> Result<(Project, ApiKey)>;
+    async fn create_project(
+        &self,
+        project: NewProject,
+        key: NewApiKey,
+    ) -> Result<(Project, ApiKey)>;
     async fn find_project(&self, id: Uuid) -> Result<Option<Project>>;
     /// The project and `user`'s role in it; `None` if there is no such project.
     async fn project_access(&self, project: Uuid, user: Uuid) -> Result<Option<ProjectAccess>>;
@@ -465,8 +471,12 @@ pub trait MetadataStore: Send + Sync + std::fmt::Debug {
         by_owner: bool,
     ) -> Result<MemberChange>;
     /// Removes `user` from the project; removing an owner needs `by_owner`.
-    async fn remove_member(&self, project: Uuid, user: Uuid, by_owner: bool)
-    -> Result<MemberChange>;
+    async fn remove_member(
+        &self,
+        project: Uuid,
+        user: Uuid,
+        by_owner: bool,
+    ) -> Result<MemberChange>;
 
     // Alert rules and history.
 

@@ -34,9 +34,11 @@ impl PostgresMetadata {
     }
 }
 
-const USER: &str = "id, email, name, password_hash, role, disabled, created_at, updated_at, last_login_at";
+const USER: &str =
+    "id, email, name, password_hash, role, disabled, created_at, updated_at, last_login_at";
 const TOKEN: &str = "id, user_id, family_id, expires_at, created_at, revoked_at, replaced_by";
-const PROJECT: &str = "p.id, p.name, p.slug, p.allowed_domains, p.settings, p.created_at, p.updated_at";
+const PROJECT: &str =
+    "p.id, p.name, p.slug, p.allowed_domains, p.settings, p.created_at, p.updated_at";
 const KEY: &str = "id, project_id, name, key_prefix, permissions, rate_limit, rate_burst, is_active, \
                    expires_at, created_by, created_at, revoked_at, last_used_at";
 const RULE: &str = "id, project_id, name, enabled, condition, channels, cooldown_seconds, \
@@ -211,7 +213,12 @@ impl MetadataStore for PostgresMetadata {
                     "INSERT INTO users (email, name, password_hash, role) VALUES ($1, $2, $3, $4)
                      ON CONFLICT DO NOTHING RETURNING {USER}"
                 ),
-                &[&user.email, &user.name, &user.password_hash, &user.role.as_str()],
+                &[
+                    &user.email,
+                    &user.name,
+                    &user.password_hash,
+                    &user.role.as_str(),
+                ],
             )
             .await?;
         row.map(|r| user_at(&r, 0)).ok_or(Error::Conflict("email"))
@@ -236,7 +243,12 @@ impl MetadataStore for PostgresMetadata {
                     "INSERT INTO users (email, name, password_hash, role) VALUES ($1, $2, $3, $4)
                      RETURNING {USER}"
                 ),
-                &[&user.email, &user.name, &user.password_hash, &user.role.as_str()],
+                &[
+                    &user.email,
+                    &user.name,
+                    &user.password_hash,
+                    &user.role.as_str(),
+                ],
             )
             .await
             .map_err(conflict("email"))?;
@@ -296,7 +308,12 @@ impl MetadataStore for PostgresMetadata {
                     "INSERT INTO refresh_tokens (user_id, token_hash, family_id, expires_at)
                      VALUES ($1, $2, $3, $4) RETURNING {TOKEN}"
                 ),
-                &[&user, &token.token_hash.as_slice(), &family, &token.expires_at],
+                &[
+                    &user,
+                    &token.token_hash.as_slice(),
+                    &family,
+                    &token.expires_at,
+                ],
             )
             .await
             .map_err(conflict("token"))?;
@@ -755,7 +772,12 @@ impl MetadataStore for PostgresMetadata {
                  WHERE h.project_id = $1 AND ($2::uuid IS NULL OR h.rule_id = $2)
                    AND ($3::bigint IS NULL OR h.id < $3)
                  ORDER BY h.id DESC LIMIT $4",
-                &[&project, &query.rule, &query.before, &i64::from(query.limit)],
+                &[
+                    &project,
+                    &query.rule,
+                    &query.before,
+                    &i64::from(query.limit),
+                ],
             )
             .await?;
         Ok(rows

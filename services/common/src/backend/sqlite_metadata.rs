@@ -513,7 +513,8 @@ impl MetadataStore for SqliteMetadata {
                  WHERE m.user_id IS NOT NULL OR ?2
                  ORDER BY p.name, p.id"
             ))?;
-            let rows = statement.query_map(params![Id(user), scope == ProjectScope::All], rows::access)?;
+            let rows =
+                statement.query_map(params![Id(user), scope == ProjectScope::All], rows::access)?;
             Ok(rows.collect::<rusqlite::Result<_>>()?)
         })
         .await

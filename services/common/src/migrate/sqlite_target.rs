@@ -58,8 +58,10 @@ impl MigrationTarget for SqliteTarget {
 
     async fn applied(&self) -> Result<BTreeMap<u32, String>> {
         self.with(|c| {
-            let mut statement = c.prepare("SELECT version, checksum FROM gosight_schema_migrations")?;
-            let rows = statement.query_map([], |r| Ok((r.get::<_, u32>(0)?, r.get::<_, String>(1)?)))?;
+            let mut statement =
+                c.prepare("SELECT version, checksum FROM gosight_schema_migrations")?;
+            let rows =
+                statement.query_map([], |r| Ok((r.get::<_, u32>(0)?, r.get::<_, String>(1)?)))?;
             Ok(rows.collect::<rusqlite::Result<_>>()?)
         })
         .await

@@ -43,9 +43,7 @@ impl Micros {
         i64::try_from((self.0 - PG_EPOCH).whole_microseconds())
             .ok()
             .and_then(|m| m.checked_add(PG_EPOCH_UNIX_MICROS))
-            .ok_or_else(|| {
-                rusqlite::Error::ToSqlConversionFailure("timestamp out of range".into())
-            })
+            .ok_or_else(|| rusqlite::Error::ToSqlConversionFailure("timestamp out of range".into()))
     }
 
     /// Now, at the precision it is stored with.
@@ -110,12 +108,18 @@ mod tests {
         let stored = Micros(t).value().unwrap();
         assert_eq!(stored, 1_714_979_289_123_456);
         let back = Micros::column_result(ValueRef::Integer(stored)).unwrap().0;
-        assert_eq!(back, time::macros::datetime!(2024-05-06 7:08:09.123_456 UTC));
+        assert_eq!(
+            back,
+            time::macros::datetime!(2024-05-06 7:08:09.123_456 UTC)
+        );
         // Before 2000, PostgreSQL truncates towards its epoch, i.e. upwards.
         let old = time::macros::datetime!(1999-12-31 23:59:59.000_000_5 UTC);
         let back = Micros::column_result(ValueRef::Integer(Micros(old).value().unwrap()))
             .unwrap()
             .0;
-        assert_eq!(back, time::macros::datetime!(1999-12-31 23:59:59.000_001 UTC));
+        assert_eq!(
+            back,
+            time::macros::datetime!(1999-12-31 23:59:59.000_001 UTC)
+        );
     }
 }

@@ -5,7 +5,8 @@ use rusqlite::Row;
 use super::codec::{Id, Json, Micros};
 use crate::backend::metadata::*;
 
-pub const USER: &str = "id, email, name, password_hash, role, disabled, created_at, updated_at, last_login_at";
+pub const USER: &str =
+    "id, email, name, password_hash, role, disabled, created_at, updated_at, last_login_at";
 pub const TOKEN: &str = "id, user_id, family_id, expires_at, created_at, revoked_at, replaced_by";
 pub const PROJECT: &str = "id, name, slug, allowed_domains, settings, created_at, updated_at";
 pub const PROJECT_P: &str =
