@@ -4,50 +4,22 @@
 //! every project. Anyone who is not a member of a project is told it does not exist (404), so
 //! project ids cannot be probed.
 
-use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::auth::AuthUser;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ProjectRole {
-    Viewer,
-    Member,
-    Admin,
-    Owner,
-}
+/// Roles in a project, as the metadata store keeps them.
+pub use gosight_common::backend::MemberRole as ProjectRole;
 
-impl ProjectRole {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ProjectRole::Viewer => "viewer",
-            ProjectRole::Member => "member",
-            ProjectRole::Admin => "admin",
-            ProjectRole::Owner => "owner",
-        }
-    }
-
-    pub fn parse(role: &str) -> Option<Self> {
-        match role {
-            "viewer" => Some(ProjectRole::Viewer),
-            "member" => Some(ProjectRole::Member),
-            "admin" => Some(ProjectRole::Admin),
-            "owner" => Some(ProjectRole::Owner),
-            _ => None,
-        }
-    }
-}
-
-/// The role `user` acts with, given their membership row's role (`None`: not a member). A
-/// global admin acts as owner everywhere; `None` for a non-member who is not an admin.
-pub fn effective_role(user: &AuthUser, member_role: Option<&str>) -> Option<ProjectRole> {
+/// The role `user` acts with, given their membership's role (`None`: not a member). A global
+/// admin acts as owner everywhere; `None` for a non-member who is not an admin.
+pub fn effective_role(user: &AuthUser, member_role: Option<ProjectRole>) -> Option<ProjectRole> {
     if user.is_admin() {
         return Some(ProjectRole::Owner);
     }
-    member_role.map(|role| ProjectRole::parse(role).unwrap_or(ProjectRole::Viewer))
+    member_role
 }
 
 /// What a request needs to be allowed.
@@ -70,22 +42,18 @@ pub async fn require(
     project: Uuid,
     need: Need,
 ) -> ApiResult<ProjectRole> {
-    let client = state.pg.get().await?;
-    let row = client
-        .query_opt(
-            "SELECT m.role::text, coalesce((p.settings->'replay'->>'viewers_can_watch')::boolean, true)
-             FROM projects p LEFT JOIN project_members m ON m.project_id = p.id AND m.user_id = $2
-             WHERE p.id = $1",
-            &[&project, &user.id],
-        )
-        .await?;
-    let Some(row) = row else {
+    let Some(access) = state.meta.project_access(project, user.id).await? else {
         return Err(ApiError::NotFound("project".into()));
     };
-    let Some(role) = effective_role(user, row.get::<_, Option<&str>>(0)) else {
+    let Some(role) = effective_role(user, access.role) else {
         return Err(ApiError::NotFound("project".into()));
     };
-    let viewers_watch: bool = row.get(1);
+    let viewers_watch = access
+        .project
+        .settings
+        .pointer("/replay/viewers_can_watch")
+        .and_then(serde_json::Value::as_bool)
+        .unwrap_or(true);
     let least = match need {
         Need::Read => ProjectRole::Viewer,
         Need::Replay if viewers_watch => ProjectRole::Viewer,

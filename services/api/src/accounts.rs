@@ -1,28 +1,16 @@
-//! User accounts: creation with argon2id password hashes.
+//! User accounts and projects as the API and the CLI create them: argon2id password hashes,
+//! validated input, a free slug and a first write key, stored through the [`MetadataStore`].
 
 use argon2::password_hash::SaltString;
 use argon2::password_hash::rand_core::OsRng;
 use argon2::{Argon2, PasswordHasher};
+use gosight_common::backend::{MetadataStore, NewApiKey, NewProject, NewUser};
 use uuid::Uuid;
 
 use crate::error::ApiError;
 
 /// Global role of a user: `admin` manages everything, `user` sees the projects they belong to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum UserRole {
-    Admin,
-    User,
-}
-
-impl UserRole {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            UserRole::Admin => "admin",
-            UserRole::User => "user",
-        }
-    }
-}
+pub use gosight_common::backend::UserRole;
 
 /// Shortest password accepted.
 pub const MIN_PASSWORD_LEN: usize = 8;
@@ -48,26 +36,13 @@ fn validate_email(email: &str) -> Result<(), ApiError> {
     }
 }
 
-/// Creates a user; fails if the email is taken (case-insensitively).
-pub async fn create_user(
-    pool: &deadpool_postgres::Pool,
+/// A user to store: the email checked, the password long enough and hashed.
+pub fn new_user(
     email: &str,
     name: &str,
     password: &str,
     role: UserRole,
-) -> Result<Uuid, ApiError> {
-    let client = pool.get().await?;
-    insert_user(&client, email, name, password, role).await
-}
-
-/// [`create_user`] on a given connection or transaction.
-pub async fn insert_user(
-    client: &impl deadpool_postgres::GenericClient,
-    email: &str,
-    name: &str,
-    password: &str,
-    role: UserRole,
-) -> Result<Uuid, ApiError> {
+) -> Result<NewUser, ApiError> {
     validate_email(email)?;
     if password.chars().count() < MIN_PASSWORD_LEN {
         return Err(ApiError::invalid(
@@ -75,16 +50,30 @@ pub async fn insert_user(
             "must be at least 8 characters",
         ));
     }
-    let hash = hash_password(password)?;
-    let row = client
-        .query_opt(
-            "INSERT INTO users (email, name, password_hash, role) VALUES ($1, $2, $3, $4)
-             ON CONFLICT DO NOTHING RETURNING id",
-            &[&email, &name, &hash, &role.as_str()],
-        )
-        .await?;
-    row.map(|r| r.get(0))
-        .ok_or_else(|| ApiError::Conflict(format!("a user with email {email} exists")))
+    Ok(NewUser {
+        email: email.to_string(),
+        name: name.to_string(),
+        password_hash: hash_password(password)?,
+        role,
+    })
+}
+
+/// Creates a user; fails if the email is taken (case-insensitively).
+pub async fn create_user(
+    meta: &dyn MetadataStore,
+    email: &str,
+    name: &str,
+    password: &str,
+    role: UserRole,
+) -> Result<Uuid, ApiError> {
+    let user = new_user(email, name, password, role)?;
+    match meta.create_user(user).await {
+        Ok(created) => Ok(created.id),
+        Err(gosight_common::Error::Conflict(_)) => Err(ApiError::Conflict(format!(
+            "a user with email {email} exists"
+        ))),
+        Err(error) => Err(error.into()),
+    }
 }
 
 /// `prefix` and `N` random bytes in hex, for keys and tokens shown to a client once.
@@ -125,9 +114,41 @@ pub struct CreatedProject {
     pub write_key: String,
 }
 
+/// A write key to store for `key`, in clear only here.
+pub fn new_key_record(key: &str, name: &str, created_by: Option<Uuid>) -> NewApiKey {
+    NewApiKey {
+        name: name.to_string(),
+        prefix: key.get(..KEY_PREFIX_LEN).unwrap_or(key).to_string(),
+        hash: gosight_common::backend::hash_api_key(key),
+        permissions: vec!["write".to_string()],
+        rate_limit: 1000,
+        rate_burst: 5000,
+        expires_at: None,
+        created_by,
+    }
+}
+
+/// How often a project creation retries with the next free slug when a concurrent creation
+/// took the one picked.
+const SLUG_ATTEMPTS: usize = 5;
+
+/// The first of `base`, `base-2`, `base-3`, ... not in `taken`.
+fn free_slug(base: &str, taken: &[String]) -> String {
+    (1..)
+        .map(|n| {
+            if n == 1 {
+                base.to_string()
+            } else {
+                format!("{base}-{n}")
+            }
+        })
+        .find(|candidate| !taken.contains(candidate))
+        .unwrap_or_else(|| base.to_string())
+}
+
 /// Creates a project owned by the user with `owner_email`, and a write key for it.
 pub async fn create_project(
-    pool: &deadpool_postgres::Pool,
+    meta: &dyn MetadataStore,
     name: &str,
     owner_email: &str,
 ) -> Result<CreatedProject, ApiError> {
@@ -135,67 +156,35 @@ pub async fn create_project(
     if name.is_empty() || name.chars().count() > 200 {
         return Err(ApiError::invalid("name", "must be 1 to 200 characters"));
     }
-    let mut client = pool.get().await?;
-    let tx = client.transaction().await?;
-    let owner: Uuid = tx
-        .query_opt(
-            "SELECT id FROM users WHERE lower(email) = lower($1)",
-            &[&owner_email],
-        )
+    let owner = meta
+        .find_user_by_email(owner_email)
         .await?
-        .map(|r| r.get(0))
         .ok_or_else(|| ApiError::invalid("owner", "no user has this email"))?;
     let base = slugify(name);
-    let taken: Vec<String> = tx
-        .query(
-            "SELECT slug FROM projects WHERE slug LIKE $1 || '%'",
-            &[&base],
-        )
-        .await?
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
-    let slug = (1..)
-        .map(|n| {
-            if n == 1 {
-                base.clone()
-            } else {
-                format!("{base}-{n}")
+    for _ in 0..SLUG_ATTEMPTS {
+        let slug = free_slug(&base, &meta.slugs_with_prefix(&base).await?);
+        let write_key = new_api_key();
+        let project = NewProject {
+            name: name.to_string(),
+            slug: slug.clone(),
+            owner: owner.id,
+        };
+        let key = new_key_record(&write_key, "default", Some(owner.id));
+        match meta.create_project(project, key).await {
+            Ok((created, _)) => {
+                return Ok(CreatedProject {
+                    project_id: created.id,
+                    slug,
+                    write_key,
+                });
             }
-        })
-        .find(|candidate| !taken.contains(candidate))
-        .unwrap_or(base);
-    let project_id: Uuid = tx
-        .query_one(
-            "INSERT INTO projects (name, slug) VALUES ($1, $2) RETURNING id",
-            &[&name, &slug],
-        )
-        .await?
-        .get(0);
-    tx.execute(
-        "INSERT INTO project_members (project_id, user_id, role) VALUES ($1, $2, 'owner')",
-        &[&project_id, &owner],
-    )
-    .await?;
-    let write_key = new_api_key();
-    let hash = gosight_common::backend::hash_api_key(&write_key);
-    tx.execute(
-        "INSERT INTO api_keys (project_id, name, key_prefix, key_hash, created_by)
-         VALUES ($1, 'default', $2, $3, $4)",
-        &[
-            &project_id,
-            &&write_key[..KEY_PREFIX_LEN],
-            &hash.as_slice(),
-            &owner,
-        ],
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(CreatedProject {
-        project_id,
-        slug,
-        write_key,
-    })
+            Err(gosight_common::Error::Conflict("slug")) => continue,
+            Err(error) => return Err(error.into()),
+        }
+    }
+    Err(ApiError::Conflict(format!(
+        "no free slug like {base}; try another name"
+    )))
 }
 
 #[cfg(test)]

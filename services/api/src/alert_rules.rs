@@ -2,6 +2,7 @@
 //! Rules are evaluated by the alerts service.
 
 use actix_web::{HttpResponse, web};
+use gosight_common::backend::{AlertRule, AlertRuleInput, HistoryQuery};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -150,24 +151,33 @@ pub struct Rule {
     pub last_triggered_at: Option<OffsetDateTime>,
 }
 
-const COLUMNS: &str = "id, name, enabled, condition, channels, cooldown_seconds, created_at, updated_at, last_triggered_at";
-
-fn rule_of(r: &tokio_postgres::Row) -> Rule {
+fn rule_of(r: AlertRule) -> Rule {
     Rule {
-        id: r.get(0),
-        name: r.get(1),
-        enabled: r.get(2),
-        condition: r.get(3),
-        channels: r.get(4),
-        cooldown_seconds: r.get(5),
-        created_at: r.get(6),
-        updated_at: r.get(7),
-        last_triggered_at: r.get(8),
+        id: r.id,
+        name: r.name,
+        enabled: r.enabled,
+        condition: r.condition,
+        channels: r.channels,
+        cooldown_seconds: r.cooldown_seconds,
+        created_at: r.created_at,
+        updated_at: r.updated_at,
+        last_triggered_at: r.last_triggered_at,
     }
 }
 
 fn json<T: Serialize>(value: &T) -> ApiResult<serde_json::Value> {
     serde_json::to_value(value).map_err(|e| ApiError::Internal(e.to_string()))
+}
+
+/// What is stored of a validated rule.
+fn stored(input: &RuleInput) -> ApiResult<AlertRuleInput> {
+    Ok(AlertRuleInput {
+        name: input.name.trim().to_string(),
+        enabled: input.enabled,
+        condition: json(&input.condition)?,
+        channels: json(&input.channels)?,
+        cooldown_seconds: input.cooldown_seconds,
+    })
 }
 
 /// `GET /api/v1/projects/{id}/alerts`
@@ -178,14 +188,13 @@ pub async fn list(
 ) -> ApiResult<HttpResponse> {
     let project = path.into_inner();
     require(&state, &user, project, Need::Read).await?;
-    let client = state.pg.get().await?;
-    let rows = client
-        .query(
-            &format!("SELECT {COLUMNS} FROM alert_rules WHERE project_id = $1 ORDER BY name, id"),
-            &[&project],
-        )
-        .await?;
-    let rules: Vec<Rule> = rows.iter().map(rule_of).collect();
+    let rules: Vec<Rule> = state
+        .meta
+        .list_alert_rules(project)
+        .await?
+        .into_iter()
+        .map(rule_of)
+        .collect();
     Ok(HttpResponse::Ok().json(serde_json::json!({ "rules": rules })))
 }
 
@@ -199,26 +208,11 @@ pub async fn create(
     let project = path.into_inner();
     require(&state, &user, project, Need::Write).await?;
     validate(&body)?;
-    let client = state.pg.get().await?;
-    let row = client
-        .query_one(
-            &format!(
-                "INSERT INTO alert_rules (project_id, name, enabled, condition, channels,
-                                          cooldown_seconds, created_by)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {COLUMNS}"
-            ),
-            &[
-                &project,
-                &body.name.trim(),
-                &body.enabled,
-                &json(&body.condition)?,
-                &json(&body.channels)?,
-                &body.cooldown_seconds,
-                &user.id,
-            ],
-        )
+    let created = state
+        .meta
+        .create_alert_rule(project, stored(&body)?, Some(user.id))
         .await?;
-    Ok(HttpResponse::Created().json(rule_of(&row)))
+    Ok(HttpResponse::Created().json(rule_of(created)))
 }
 
 /// `GET /api/v1/projects/{id}/alerts/{rule}`
@@ -229,15 +223,12 @@ pub async fn get(
 ) -> ApiResult<HttpResponse> {
     let (project, rule) = path.into_inner();
     require(&state, &user, project, Need::Read).await?;
-    let client = state.pg.get().await?;
-    let row = client
-        .query_opt(
-            &format!("SELECT {COLUMNS} FROM alert_rules WHERE id = $1 AND project_id = $2"),
-            &[&rule, &project],
-        )
+    let found = state
+        .meta
+        .find_alert_rule(project, rule)
         .await?
         .ok_or_else(|| ApiError::NotFound("alert rule".into()))?;
-    Ok(HttpResponse::Ok().json(rule_of(&row)))
+    Ok(HttpResponse::Ok().json(rule_of(found)))
 }
 
 /// `PUT /api/v1/projects/{id}/alerts/{rule}`: replaces the rule.
@@ -250,27 +241,12 @@ pub async fn update(
     let (project, rule) = path.into_inner();
     require(&state, &user, project, Need::Write).await?;
     validate(&body)?;
-    let client = state.pg.get().await?;
-    let row = client
-        .query_opt(
-            &format!(
-                "UPDATE alert_rules SET name = $3, enabled = $4, condition = $5, channels = $6,
-                        cooldown_seconds = $7, updated_at = now()
-                 WHERE id = $1 AND project_id = $2 RETURNING {COLUMNS}"
-            ),
-            &[
-                &rule,
-                &project,
-                &body.name.trim(),
-                &body.enabled,
-                &json(&body.condition)?,
-                &json(&body.channels)?,
-                &body.cooldown_seconds,
-            ],
-        )
+    let replaced = state
+        .meta
+        .update_alert_rule(project, rule, stored(&body)?)
         .await?
         .ok_or_else(|| ApiError::NotFound("alert rule".into()))?;
-    Ok(HttpResponse::Ok().json(rule_of(&row)))
+    Ok(HttpResponse::Ok().json(rule_of(replaced)))
 }
 
 /// `DELETE /api/v1/projects/{id}/alerts/{rule}`
@@ -281,14 +257,7 @@ pub async fn delete(
 ) -> ApiResult<HttpResponse> {
     let (project, rule) = path.into_inner();
     require(&state, &user, project, Need::Write).await?;
-    let client = state.pg.get().await?;
-    let deleted = client
-        .execute(
-            "DELETE FROM alert_rules WHERE id = $1 AND project_id = $2",
-            &[&rule, &project],
-        )
-        .await?;
-    if deleted == 0 {
+    if !state.meta.delete_alert_rule(project, rule).await? {
         return Err(ApiError::NotFound("alert rule".into()));
     }
     Ok(HttpResponse::NoContent().finish())
@@ -324,32 +293,28 @@ pub async fn history(
     if !(1..=200).contains(&limit) {
         return Err(ApiError::invalid("limit", "between 1 and 200"));
     }
-    let client = state.pg.get().await?;
-    let rows = client
-        .query(
-            "SELECT h.id, h.rule_id, r.name, h.triggered_at, h.value, h.details, h.deliveries
-             FROM alert_history h JOIN alert_rules r ON r.id = h.rule_id
-             WHERE h.project_id = $1 AND ($2::uuid IS NULL OR h.rule_id = $2)
-               AND ($3::bigint IS NULL OR h.id < $3)
-             ORDER BY h.id DESC LIMIT $4",
-            &[&project, &rule, &params.cursor, &(limit + 1)],
-        )
-        .await?;
-    let more = rows.len() as i64 > limit;
-    let history: Vec<serde_json::Value> = rows
-        .iter()
+    let query = HistoryQuery {
+        rule,
+        before: params.cursor,
+        // One more than asked, to tell whether there is a next page.
+        limit: limit as u32 + 1,
+    };
+    let entries = state.meta.alert_history(project, query).await?;
+    let more = entries.len() as i64 > limit;
+    let history: Vec<serde_json::Value> = entries
+        .into_iter()
         .take(limit as usize)
-        .map(|r| {
+        .map(|h| {
             serde_json::json!({
-                "id": r.get::<_, i64>(0),
-                "rule_id": r.get::<_, Uuid>(1),
-                "rule_name": r.get::<_, String>(2),
-                "triggered_at": r.get::<_, OffsetDateTime>(3)
+                "id": h.id,
+                "rule_id": h.rule_id,
+                "rule_name": h.rule_name,
+                "triggered_at": h.triggered_at
                     .format(&time::format_description::well_known::Rfc3339)
                     .unwrap_or_default(),
-                "value": r.get::<_, f64>(4),
-                "details": r.get::<_, serde_json::Value>(5),
-                "deliveries": r.get::<_, serde_json::Value>(6),
+                "value": h.value,
+                "details": h.details,
+                "deliveries": h.deliveries,
             })
         })
         .collect();

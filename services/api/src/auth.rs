@@ -8,9 +8,9 @@ use std::future::{Ready, ready};
 
 use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
 use argon2::{Argon2, PasswordHash, PasswordVerifier};
+use gosight_common::backend::{NewRefreshToken, Rotation, User, hash_api_key};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -157,8 +157,20 @@ pub struct UserInfo {
     pub role: UserRole,
 }
 
-fn sha256(token: &str) -> Vec<u8> {
-    Sha256::digest(token.as_bytes()).to_vec()
+impl From<&User> for UserInfo {
+    fn from(user: &User) -> Self {
+        Self {
+            id: user.id,
+            email: user.email.clone(),
+            name: user.name.clone(),
+            role: user.role,
+        }
+    }
+}
+
+/// Refresh tokens are stored as their sha256, like keys.
+fn sha256(token: &str) -> [u8; 32] {
+    hash_api_key(token)
 }
 
 /// `gsr_` and 64 hex characters (256 random bits).
@@ -182,40 +194,36 @@ fn access_token(state: &AppState, user: Uuid, role: UserRole) -> ApiResult<Strin
     .map_err(|e| ApiError::Internal(format!("signing token: {e}")))
 }
 
-/// Issues an access token and a refresh token in `family`.
-async fn issue(
-    state: &AppState,
-    client: &deadpool_postgres::Object,
-    user: UserInfo,
-    family: Uuid,
-) -> ApiResult<(TokenResponse, Uuid)> {
+/// A new refresh token: the one to hand out, and what is stored of it.
+fn new_refresh(state: &AppState) -> (String, NewRefreshToken) {
     let refresh = new_refresh_token();
-    let expires = OffsetDateTime::now_utc()
-        + time::Duration::days(state.config.refresh_token_ttl_days as i64);
-    let id: Uuid = client
-        .query_one(
-            "INSERT INTO refresh_tokens (user_id, token_hash, family_id, expires_at)
-             VALUES ($1, $2, $3, $4) RETURNING id",
-            &[&user.id, &sha256(&refresh), &family, &expires],
-        )
-        .await?
-        .get(0);
-    let response = TokenResponse {
+    let stored = NewRefreshToken {
+        token_hash: sha256(&refresh),
+        expires_at: OffsetDateTime::now_utc()
+            + time::Duration::days(state.config.refresh_token_ttl_days as i64),
+    };
+    (refresh, stored)
+}
+
+/// The response for `user`: a new access token and `refresh`, the refresh token handed out.
+fn respond(state: &AppState, user: UserInfo, refresh: String) -> ApiResult<TokenResponse> {
+    Ok(TokenResponse {
         access_token: access_token(state, user.id, user.role)?,
         token_type: "Bearer",
         expires_in: state.config.access_token_ttl_seconds,
         refresh_token: refresh,
         user,
-    };
-    Ok((response, id))
+    })
 }
 
-fn parse_role(role: &str) -> UserRole {
-    if role == "admin" {
-        UserRole::Admin
-    } else {
-        UserRole::User
-    }
+/// Issues an access token and a refresh token in a new family (a new sign-in).
+async fn issue(state: &AppState, user: UserInfo) -> ApiResult<TokenResponse> {
+    let (refresh, stored) = new_refresh(state);
+    state
+        .meta
+        .issue_refresh_token(user.id, Uuid::new_v4(), stored)
+        .await?;
+    respond(state, user, refresh)
 }
 
 /// `POST /api/v1/auth/login`
@@ -223,37 +231,18 @@ pub async fn login(
     state: web::Data<AppState>,
     body: web::Json<LoginRequest>,
 ) -> ApiResult<HttpResponse> {
-    let client = state.pg.get().await?;
-    let row = client
-        .query_opt(
-            "SELECT id, email, name, password_hash, role, disabled FROM users
-             WHERE lower(email) = lower($1)",
-            &[&body.email],
-        )
-        .await?;
+    let found = state.meta.find_user_by_email(&body.email).await?;
     let denied = || ApiError::unauthorized("wrong email or password");
-    let Some(row) = row else {
+    let Some(user) = found else {
         // Same work as for a real user, so timing does not tell which emails exist.
         let _ = verify_password(&body.password, dummy_hash());
         return Err(denied());
     };
-    let hash: String = row.get(3);
-    if !verify_password(&body.password, &hash) || row.get::<_, bool>(5) {
+    if !verify_password(&body.password, &user.password_hash) || user.disabled {
         return Err(denied());
     }
-    let user = UserInfo {
-        id: row.get(0),
-        email: row.get(1),
-        name: row.get(2),
-        role: parse_role(row.get(4)),
-    };
-    client
-        .execute(
-            "UPDATE users SET last_login_at = now() WHERE id = $1",
-            &[&user.id],
-        )
-        .await?;
-    let (response, _) = issue(&state, &client, user, Uuid::new_v4()).await?;
+    state.meta.record_login(user.id).await?;
+    let response = issue(&state, UserInfo::from(&user)).await?;
     Ok(HttpResponse::Ok().json(response))
 }
 
@@ -278,63 +267,26 @@ pub async fn refresh(
     state: web::Data<AppState>,
     body: web::Json<RefreshRequest>,
 ) -> ApiResult<HttpResponse> {
-    let client = state.pg.get().await?;
-    let row = client
-        .query_opt(
-            "SELECT t.id, t.family_id, t.revoked_at IS NOT NULL, t.expires_at < now(),
-                    u.id, u.email, u.name, u.role, u.disabled
-             FROM refresh_tokens t JOIN users u ON u.id = t.user_id
-             WHERE t.token_hash = $1",
-            &[&sha256(&body.refresh_token)],
-        )
+    let (refresh, stored) = new_refresh(&state);
+    let rotation = state
+        .meta
+        .rotate_refresh_token(&sha256(&body.refresh_token), stored)
         .await?;
-    let Some(row) = row else {
-        return Err(ApiError::unauthorized("unknown refresh token"));
-    };
-    let (token_id, family): (Uuid, Uuid) = (row.get(0), row.get(1));
-    if row.get::<_, bool>(2) {
-        tracing::warn!(%family, "rotated refresh token reused; its family is revoked");
-        return Err(revoke_family(&client, family).await);
-    }
-    if row.get::<_, bool>(3) || row.get::<_, bool>(8) {
-        return Err(ApiError::unauthorized(
+    match rotation {
+        Rotation::Rotated { user, .. } => {
+            let response = respond(&state, UserInfo::from(&*user), refresh)?;
+            Ok(HttpResponse::Ok().json(response))
+        }
+        Rotation::Unknown => Err(ApiError::unauthorized("unknown refresh token")),
+        Rotation::Expired => Err(ApiError::unauthorized(
             "refresh token expired; sign in again",
-        ));
-    }
-    let user = UserInfo {
-        id: row.get(4),
-        email: row.get(5),
-        name: row.get(6),
-        role: parse_role(row.get(7)),
-    };
-    let (response, new_id) = issue(&state, &client, user, family).await?;
-    let rotated = client
-        .execute(
-            "UPDATE refresh_tokens SET revoked_at = now(), replaced_by = $2
-             WHERE id = $1 AND revoked_at IS NULL",
-            &[&token_id, &new_id],
-        )
-        .await?;
-    if rotated == 0 {
-        // A concurrent refresh won the race with the same token: treat it as reuse.
-        return Err(revoke_family(&client, family).await);
-    }
-    Ok(HttpResponse::Ok().json(response))
-}
-
-/// Revokes every token rotated from one login after a token was used twice; answers the 401 to
-/// send (or the storage error that kept it from revoking).
-async fn revoke_family(client: &deadpool_postgres::Object, family: Uuid) -> ApiError {
-    let revoked = client
-        .execute(
-            "UPDATE refresh_tokens SET revoked_at = coalesce(revoked_at, now())
-             WHERE family_id = $1",
-            &[&family],
-        )
-        .await;
-    match revoked {
-        Ok(_) => ApiError::unauthorized("refresh token already used; sign in again"),
-        Err(error) => error.into(),
+        )),
+        Rotation::Reused { family_id } => {
+            tracing::warn!(family = %family_id, "rotated refresh token reused; its family is revoked");
+            Err(ApiError::unauthorized(
+                "refresh token already used; sign in again",
+            ))
+        }
     }
 }
 
@@ -343,42 +295,27 @@ pub async fn logout(
     state: web::Data<AppState>,
     body: web::Json<RefreshRequest>,
 ) -> ApiResult<HttpResponse> {
-    let client = state.pg.get().await?;
-    client
-        .execute(
-            "UPDATE refresh_tokens SET revoked_at = coalesce(revoked_at, now())
-             WHERE family_id = (SELECT family_id FROM refresh_tokens WHERE token_hash = $1)",
-            &[&sha256(&body.refresh_token)],
-        )
+    state
+        .meta
+        .revoke_refresh_family(&sha256(&body.refresh_token))
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
 /// `GET /api/v1/auth/me`
 pub async fn me(state: web::Data<AppState>, user: AuthUser) -> ApiResult<HttpResponse> {
-    let client = state.pg.get().await?;
-    let row = client
-        .query_opt(
-            "SELECT id, email, name, role FROM users WHERE id = $1 AND NOT disabled",
-            &[&user.id],
-        )
+    let found = state
+        .meta
+        .find_user(user.id)
         .await?
+        .filter(|u| !u.disabled)
         .ok_or_else(|| ApiError::unauthorized("user no longer exists"))?;
-    Ok(HttpResponse::Ok().json(UserInfo {
-        id: row.get(0),
-        email: row.get(1),
-        name: row.get(2),
-        role: parse_role(row.get(3)),
-    }))
+    Ok(HttpResponse::Ok().json(UserInfo::from(&found)))
 }
 
 /// `GET /api/v1/auth/setup`: whether the first admin still has to be created.
 pub async fn setup_status(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
-    let client = state.pg.get().await?;
-    let users: i64 = client
-        .query_one("SELECT count(*) FROM users", &[])
-        .await?
-        .get(0);
+    let users = state.meta.count_users().await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({ "needs_setup": users == 0 })))
 }
 
@@ -387,35 +324,15 @@ pub async fn setup(
     state: web::Data<AppState>,
     body: web::Json<SetupRequest>,
 ) -> ApiResult<HttpResponse> {
-    let mut client = state.pg.get().await?;
-    let tx = client.transaction().await?;
-    // Serialises concurrent set-ups so only one admin comes out of it.
-    tx.execute("LOCK TABLE users IN SHARE ROW EXCLUSIVE MODE", &[])
-        .await?;
-    let users: i64 = tx
-        .query_one("SELECT count(*) FROM users", &[])
-        .await?
-        .get(0);
-    if users > 0 {
-        return Err(ApiError::Forbidden(
-            "set-up is done; an admin creates further users".into(),
-        ));
+    let done = || ApiError::Forbidden("set-up is done; an admin creates further users".into());
+    // Cheap answer for the common case, before hashing a password.
+    if state.meta.count_users().await? > 0 {
+        return Err(done());
     }
-    let id = accounts::insert_user(
-        &tx,
-        &body.email,
-        &body.name,
-        &body.password,
-        UserRole::Admin,
-    )
-    .await?;
-    tx.commit().await?;
-    let user = UserInfo {
-        id,
-        email: body.email.clone(),
-        name: body.name.clone(),
-        role: UserRole::Admin,
+    let admin = accounts::new_user(&body.email, &body.name, &body.password, UserRole::Admin)?;
+    let Some(created) = state.meta.create_first_user(admin).await? else {
+        return Err(done());
     };
-    let (response, _) = issue(&state, &client, user, Uuid::new_v4()).await?;
+    let response = issue(&state, UserInfo::from(&created)).await?;
     Ok(HttpResponse::Created().json(response))
 }

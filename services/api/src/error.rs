@@ -22,7 +22,7 @@ pub enum ApiError {
     #[error("{0}")]
     Conflict(String),
     #[error("storage: {0}")]
-    Storage(#[from] gosight_common::Error),
+    Storage(gosight_common::Error),
     #[error("internal: {0}")]
     Internal(String),
 }
@@ -40,15 +40,15 @@ impl ApiError {
     }
 }
 
-impl From<tokio_postgres::Error> for ApiError {
-    fn from(error: tokio_postgres::Error) -> Self {
-        Self::Storage(error.into())
-    }
-}
-
-impl From<deadpool_postgres::PoolError> for ApiError {
-    fn from(error: deadpool_postgres::PoolError) -> Self {
-        Self::Storage(error.into())
+/// A store's uniqueness conflict answers 409; any other storage error 503.
+impl From<gosight_common::Error> for ApiError {
+    fn from(error: gosight_common::Error) -> Self {
+        match error {
+            gosight_common::Error::Conflict(field) => {
+                Self::Conflict(format!("this {field} is already taken"))
+            }
+            other => Self::Storage(other),
+        }
     }
 }
 

@@ -31,7 +31,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use actix_web::{App, HttpResponse, HttpServer, web};
-use gosight_common::backend::{AnalyticsStore, LiveFanout};
+use gosight_common::backend::{AnalyticsStore, LiveFanout, MetadataStore};
 use gosight_common::health::Health;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -42,7 +42,7 @@ pub use state::AppState;
 
 /// What the API reads and writes.
 pub struct Dependencies {
-    pub pg: deadpool_postgres::Pool,
+    pub meta: Arc<dyn MetadataStore>,
     pub analytics: Arc<dyn AnalyticsStore>,
     pub live: Option<Arc<dyn LiveFanout>>,
 }
@@ -154,7 +154,7 @@ pub async fn start(
     let state = AppState {
         tokens: Arc::new(auth::TokenKeys::new(config.jwt_secret.expose())),
         config: Arc::new(config.clone()),
-        pg: deps.pg,
+        meta: deps.meta,
         analytics: deps.analytics,
         live: deps.live,
     };

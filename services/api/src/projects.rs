@@ -1,12 +1,13 @@
 //! Projects, their write keys and their members.
 
 use actix_web::{HttpResponse, web};
+use gosight_common::backend::{self as meta, MemberChange, ProjectScope, ProjectUpdate};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::access::{Need, ProjectRole, effective_role, require};
-use crate::accounts::{self, KEY_PREFIX_LEN};
+use crate::accounts;
 use crate::auth::AuthUser;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
@@ -23,37 +24,34 @@ pub struct Project {
     pub created_at: OffsetDateTime,
 }
 
-const PROJECT_COLUMNS: &str = "p.id, p.name, p.slug, p.allowed_domains, p.settings, p.created_at";
-
-fn project_of(row: &tokio_postgres::Row, role: ProjectRole) -> Project {
+fn project_of(project: meta::Project, role: ProjectRole) -> Project {
     Project {
-        id: row.get(0),
-        name: row.get(1),
-        slug: row.get(2),
-        allowed_domains: row.get(3),
-        settings: row.get(4),
+        id: project.id,
+        name: project.name,
+        slug: project.slug,
+        allowed_domains: project.allowed_domains,
+        settings: project.settings,
         role,
-        created_at: row.get(5),
+        created_at: project.created_at,
     }
 }
 
 /// `GET /api/v1/projects`: the projects the user belongs to (every project for an admin).
 pub async fn list(state: web::Data<AppState>, user: AuthUser) -> ApiResult<HttpResponse> {
-    let client = state.pg.get().await?;
-    let rows = client
-        .query(
-            &format!(
-                "SELECT {PROJECT_COLUMNS}, m.role::text FROM projects p
-                 LEFT JOIN project_members m ON m.project_id = p.id AND m.user_id = $1
-                 WHERE m.user_id IS NOT NULL OR $2
-                 ORDER BY p.name, p.id"
-            ),
-            &[&user.id, &user.is_admin()],
-        )
-        .await?;
-    let projects: Vec<Project> = rows
-        .iter()
-        .filter_map(|row| Some(project_of(row, effective_role(&user, row.get(6))?)))
+    let scope = if user.is_admin() {
+        ProjectScope::All
+    } else {
+        ProjectScope::MemberOf
+    };
+    let projects: Vec<Project> = state
+        .meta
+        .list_projects(user.id, scope)
+        .await?
+        .into_iter()
+        .filter_map(|access| {
+            let role = effective_role(&user, access.role)?;
+            Some(project_of(access.project, role))
+        })
         .collect();
     Ok(HttpResponse::Ok().json(serde_json::json!({ "projects": projects })))
 }
@@ -70,14 +68,13 @@ pub async fn create(
     user: AuthUser,
     body: web::Json<CreateProject>,
 ) -> ApiResult<HttpResponse> {
-    let client = state.pg.get().await?;
-    let email: String = client
-        .query_opt("SELECT email FROM users WHERE id = $1", &[&user.id])
+    let email = state
+        .meta
+        .find_user(user.id)
         .await?
         .ok_or_else(|| ApiError::unauthorized("user no longer exists"))?
-        .get(0);
-    drop(client);
-    let created = accounts::create_project(&state.pg, &body.name, &email).await?;
+        .email;
+    let created = accounts::create_project(&*state.meta, &body.name, &email).await?;
     Ok(HttpResponse::Created().json(serde_json::json!({
         "id": created.project_id,
         "slug": created.slug,
@@ -93,14 +90,12 @@ pub async fn get(
 ) -> ApiResult<HttpResponse> {
     let project = path.into_inner();
     let role = require(&state, &user, project, Need::Read).await?;
-    let client = state.pg.get().await?;
-    let row = client
-        .query_one(
-            &format!("SELECT {PROJECT_COLUMNS} FROM projects p WHERE p.id = $1"),
-            &[&project],
-        )
-        .await?;
-    Ok(HttpResponse::Ok().json(project_of(&row, role)))
+    let found = state
+        .meta
+        .find_project(project)
+        .await?
+        .ok_or_else(|| ApiError::NotFound("project".into()))?;
+    Ok(HttpResponse::Ok().json(project_of(found, role)))
 }
 
 #[derive(Debug, Deserialize)]
@@ -212,24 +207,18 @@ pub async fn update(
     if let Some(settings) = &body.settings {
         validate_settings(settings)?;
     }
-    let client = state.pg.get().await?;
-    let row = client
-        .query_one(
-            &format!(
-                "UPDATE projects p SET name = coalesce($2, name),
-                        allowed_domains = coalesce($3, allowed_domains),
-                        settings = coalesce($4, settings), updated_at = now()
-                 WHERE id = $1 RETURNING {PROJECT_COLUMNS}"
-            ),
-            &[
-                &project,
-                &body.name.as_deref().map(str::trim),
-                &body.allowed_domains,
-                &body.settings,
-            ],
-        )
-        .await?;
-    Ok(HttpResponse::Ok().json(project_of(&row, role)))
+    let body = body.into_inner();
+    let update = ProjectUpdate {
+        name: body.name.map(|n| n.trim().to_string()),
+        allowed_domains: body.allowed_domains,
+        settings: body.settings,
+    };
+    let updated = state
+        .meta
+        .update_project(project, update)
+        .await?
+        .ok_or_else(|| ApiError::NotFound("project".into()))?;
+    Ok(HttpResponse::Ok().json(project_of(updated, role)))
 }
 
 /// `DELETE /api/v1/projects/{id}`: owners only.
@@ -245,10 +234,7 @@ pub async fn delete(
             "only an owner deletes a project".into(),
         ));
     }
-    let client = state.pg.get().await?;
-    client
-        .execute("DELETE FROM projects WHERE id = $1", &[&project])
-        .await?;
+    state.meta.delete_project(project).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -277,29 +263,23 @@ pub async fn list_keys(
 ) -> ApiResult<HttpResponse> {
     let project = path.into_inner();
     require(&state, &user, project, Need::Manage).await?;
-    let client = state.pg.get().await?;
-    let rows = client
-        .query(
-            "SELECT id, name, key_prefix, permissions, rate_limit, rate_burst,
-                    is_active AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now()),
-                    expires_at, created_at, revoked_at
-             FROM api_keys WHERE project_id = $1 ORDER BY created_at, id",
-            &[&project],
-        )
-        .await?;
-    let keys: Vec<ApiKey> = rows
-        .iter()
-        .map(|r| ApiKey {
-            id: r.get(0),
-            name: r.get(1),
-            prefix: r.get(2),
-            permissions: r.get(3),
-            rate_limit: r.get(4),
-            rate_burst: r.get(5),
-            active: r.get(6),
-            expires_at: r.get(7),
-            created_at: r.get(8),
-            revoked_at: r.get(9),
+    let now = OffsetDateTime::now_utc();
+    let keys: Vec<ApiKey> = state
+        .meta
+        .list_api_keys(project)
+        .await?
+        .into_iter()
+        .map(|k| ApiKey {
+            active: k.is_usable(now),
+            id: k.id,
+            name: k.name,
+            prefix: k.prefix,
+            permissions: k.permissions,
+            rate_limit: k.rate_limit,
+            rate_burst: k.rate_burst,
+            expires_at: k.expires_at,
+            created_at: k.created_at,
+            revoked_at: k.revoked_at,
         })
         .collect();
     Ok(HttpResponse::Ok().json(serde_json::json!({ "keys": keys })))
@@ -343,30 +323,17 @@ pub async fn create_key(
         return Err(ApiError::invalid("expires_at", "must be in the future"));
     }
     let key = accounts::new_api_key();
-    let hash = gosight_common::backend::hash_api_key(&key);
-    let client = state.pg.get().await?;
-    let id: Uuid = client
-        .query_one(
-            "INSERT INTO api_keys (project_id, name, key_prefix, key_hash, rate_limit, rate_burst,
-                                   expires_at, created_by)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
-            &[
-                &project,
-                &body.name,
-                &&key[..KEY_PREFIX_LEN],
-                &hash.as_slice(),
-                &rate_limit,
-                &rate_burst,
-                &body.expires_at,
-                &user.id,
-            ],
-        )
-        .await?
-        .get(0);
+    let record = meta::NewApiKey {
+        rate_limit,
+        rate_burst,
+        expires_at: body.expires_at,
+        ..accounts::new_key_record(&key, &body.name, Some(user.id))
+    };
+    let created = state.meta.create_api_key(project, record).await?;
     Ok(HttpResponse::Created().json(serde_json::json!({
-        "id": id,
+        "id": created.id,
         "key": key,
-        "prefix": &key[..KEY_PREFIX_LEN],
+        "prefix": created.prefix,
     })))
 }
 
@@ -379,15 +346,7 @@ pub async fn revoke_key(
 ) -> ApiResult<HttpResponse> {
     let (project, key) = path.into_inner();
     require(&state, &user, project, Need::Manage).await?;
-    let client = state.pg.get().await?;
-    let changed = client
-        .execute(
-            "UPDATE api_keys SET is_active = false, revoked_at = coalesce(revoked_at, now())
-             WHERE id = $1 AND project_id = $2",
-            &[&key, &project],
-        )
-        .await?;
-    if changed == 0 {
+    if !state.meta.revoke_api_key(project, key).await? {
         return Err(ApiError::NotFound("key".into()));
     }
     Ok(HttpResponse::NoContent().finish())
@@ -409,21 +368,16 @@ pub async fn list_members(
 ) -> ApiResult<HttpResponse> {
     let project = path.into_inner();
     require(&state, &user, project, Need::Read).await?;
-    let client = state.pg.get().await?;
-    let rows = client
-        .query(
-            "SELECT u.id, u.email, u.name, m.role::text FROM project_members m
-             JOIN users u ON u.id = m.user_id WHERE m.project_id = $1 ORDER BY u.email",
-            &[&project],
-        )
-        .await?;
-    let members: Vec<Member> = rows
-        .iter()
-        .map(|r| Member {
-            user_id: r.get(0),
-            email: r.get(1),
-            name: r.get(2),
-            role: ProjectRole::parse(r.get(3)).unwrap_or(ProjectRole::Viewer),
+    let members: Vec<Member> = state
+        .meta
+        .list_members(project)
+        .await?
+        .into_iter()
+        .map(|m| Member {
+            user_id: m.user_id,
+            email: m.email,
+            name: m.name,
+            role: m.role,
         })
         .collect();
     Ok(HttpResponse::Ok().json(serde_json::json!({ "members": members })))
@@ -446,61 +400,30 @@ pub async fn put_member(
 ) -> ApiResult<HttpResponse> {
     let project = path.into_inner();
     let role = require(&state, &user, project, Need::Manage).await?;
-    let mut client = state.pg.get().await?;
-    let tx = client.transaction().await?;
-    let target: Uuid = tx
-        .query_opt(
-            "SELECT id FROM users WHERE lower(email) = lower($1)",
-            &[&body.email],
-        )
+    let target = state
+        .meta
+        .find_user_by_email(&body.email)
         .await?
         .ok_or_else(|| ApiError::invalid("email", "no user has this email"))?
-        .get(0);
-    let current: Option<String> = tx
-        .query_opt(
-            "SELECT role::text FROM project_members WHERE project_id = $1 AND user_id = $2 FOR UPDATE",
-            &[&project, &target],
-        )
-        .await?
-        .map(|r| r.get(0));
-    let touches_owner = body.role == ProjectRole::Owner || current.as_deref() == Some("owner");
-    if touches_owner && role != ProjectRole::Owner {
-        return Err(ApiError::Forbidden(
-            "only an owner grants or removes `owner`".into(),
-        ));
-    }
-    if current.as_deref() == Some("owner") && body.role != ProjectRole::Owner {
-        ensure_another_owner(&tx, project, target).await?;
-    }
-    tx.execute(
-        "INSERT INTO project_members (project_id, user_id, role) VALUES ($1, $2, $3::text::member_role)
-         ON CONFLICT (project_id, user_id) DO UPDATE SET role = EXCLUDED.role",
-        &[&project, &target, &body.role.as_str()],
-    )
-    .await?;
-    tx.commit().await?;
+        .id;
+    let change = state
+        .meta
+        .set_member_role(project, target, body.role, role == ProjectRole::Owner)
+        .await?;
+    membership_answer(change, "only an owner grants or removes `owner`")?;
     Ok(HttpResponse::Ok().json(serde_json::json!({ "user_id": target, "role": body.role })))
 }
 
-async fn ensure_another_owner(
-    tx: &deadpool_postgres::Transaction<'_>,
-    project: Uuid,
-    leaving: Uuid,
-) -> ApiResult<()> {
-    let owners: i64 = tx
-        .query_one(
-            "SELECT count(*) FROM project_members
-             WHERE project_id = $1 AND role = 'owner' AND user_id <> $2",
-            &[&project, &leaving],
-        )
-        .await?
-        .get(0);
-    if owners == 0 {
-        return Err(ApiError::Conflict(
+/// The error a refused membership change answers; `owner_only` is the 403's message.
+fn membership_answer(change: MemberChange, owner_only: &str) -> ApiResult<()> {
+    match change {
+        MemberChange::Applied => Ok(()),
+        MemberChange::NotMember => Err(ApiError::NotFound("member".into())),
+        MemberChange::OwnerRequired => Err(ApiError::Forbidden(owner_only.into())),
+        MemberChange::LastOwner => Err(ApiError::Conflict(
             "a project keeps at least one owner".into(),
-        ));
+        )),
     }
-    Ok(())
 }
 
 /// `DELETE /api/v1/projects/{id}/members/{user_id}`
@@ -511,29 +434,10 @@ pub async fn remove_member(
 ) -> ApiResult<HttpResponse> {
     let (project, target) = path.into_inner();
     let role = require(&state, &user, project, Need::Manage).await?;
-    let mut client = state.pg.get().await?;
-    let tx = client.transaction().await?;
-    let current: Option<String> = tx
-        .query_opt(
-            "SELECT role::text FROM project_members WHERE project_id = $1 AND user_id = $2 FOR UPDATE",
-            &[&project, &target],
-        )
-        .await?
-        .map(|r| r.get(0));
-    let Some(current) = current else {
-        return Err(ApiError::NotFound("member".into()));
-    };
-    if current == "owner" {
-        if role != ProjectRole::Owner {
-            return Err(ApiError::Forbidden("only an owner removes an owner".into()));
-        }
-        ensure_another_owner(&tx, project, target).await?;
-    }
-    tx.execute(
-        "DELETE FROM project_members WHERE project_id = $1 AND user_id = $2",
-        &[&project, &target],
-    )
-    .await?;
-    tx.commit().await?;
+    let change = state
+        .meta
+        .remove_member(project, target, role == ProjectRole::Owner)
+        .await?;
+    membership_answer(change, "only an owner removes an owner")?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use gosight_common::backend::{AnalyticsStore, LiveFanout};
+use gosight_common::backend::{AnalyticsStore, LiveFanout, MetadataStore};
 
 use crate::auth::TokenKeys;
 use crate::config::ApiConfig;
@@ -11,7 +11,9 @@ use crate::config::ApiConfig;
 #[derive(Clone)]
 pub struct AppState {
     pub config: Arc<ApiConfig>,
-    pub pg: deadpool_postgres::Pool,
+    /// Users, projects, keys, members and alert rules (PostgreSQL, or SQLite standalone).
+    pub meta: Arc<dyn MetadataStore>,
+    /// Events, sessions, insights, replays (ClickHouse, or SQLite standalone).
     pub analytics: Arc<dyn AnalyticsStore>,
     /// Live fan-out of the processor's session updates; `None` when Redis is not configured.
     pub live: Option<Arc<dyn LiveFanout>>,

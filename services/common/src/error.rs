@@ -49,6 +49,12 @@ pub enum Error {
     Redis(#[from] fred::error::Error),
     #[error("sqlite: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    /// A uniqueness rule of the store: the named field (`email`, `slug`, `key`) is taken.
+    #[error("`{0}` is already taken")]
+    Conflict(&'static str),
+    /// A blocking task running a store's statements failed (panicked or was cancelled).
+    #[error("storage task: {0}")]
+    Task(String),
     /// A migration file failed; nothing was recorded for it.
     #[error("migration {file} failed: {message}")]
     Migration { file: String, message: String },
@@ -72,7 +78,10 @@ impl Error {
                 e.sqlite_error_code(),
                 Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
             ),
-            Error::Config(_) | Error::Migration { .. } | Error::Invalid(_) => false,
+            Error::Task(_) => true,
+            Error::Config(_) | Error::Migration { .. } | Error::Invalid(_) | Error::Conflict(_) => {
+                false
+            }
         }
     }
 }

@@ -1,6 +1,6 @@
 //! `gosight migrate`: numbered SQL files applied in order, once each.
 //!
-//! One runner serves ClickHouse and PostgreSQL (and the embedded store later) so every engine
+//! One runner serves ClickHouse, PostgreSQL and the embedded SQLite files, so every engine
 //! gets the same rules:
 //!
 //! - Files are named `NNNN_description.sql` and applied in version order. Each applied version is
@@ -26,10 +26,12 @@ use crate::retention::RetentionConfig;
 mod clickhouse_target;
 mod postgres_target;
 mod split;
+mod sqlite_target;
 
 pub use clickhouse_target::ClickHouseTarget;
 pub use postgres_target::PostgresTarget;
 pub use split::split_statements;
+pub use sqlite_target::SqliteTarget;
 
 /// The migrations shipped inside the binary.
 pub static EMBEDDED: include_dir::Dir<'static> =
@@ -118,7 +120,8 @@ fn collect(files: Vec<(String, String)>) -> Result<Vec<Migration>> {
     Ok(by_version.into_values().collect())
 }
 
-/// The embedded migrations for `engine` (`clickhouse` or `postgres`).
+/// The embedded migrations for `engine`: its directory under `sql/`, e.g. `clickhouse`,
+/// `postgres` or `sqlite/metadata`.
 pub fn embedded(engine: &str) -> Result<Vec<Migration>> {
     let dir = EMBEDDED
         .get_dir(engine)

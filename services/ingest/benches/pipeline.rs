@@ -11,22 +11,16 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use async_trait::async_trait;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use gosight_common::backend::{ApiKeyRecord, BusRecord, Delivery, EventBus, MetadataStore};
+use gosight_common::backend::{
+    BusRecord, Delivery, EventBus, MetadataStore, NewApiKey, NewProject, NewUser, SqliteMetadata,
+    UserRole, hash_api_key,
+};
 use gosight_common::kafka::Topics;
 use gosight_ingest::http::gunzip;
 use gosight_ingest::{ClientInfo, Dependencies, IngestConfig, Ingestor};
 use gosight_proto::*;
 use prost::Message;
 use uuid::Uuid;
-
-struct OneKey(ApiKeyRecord);
-
-#[async_trait]
-impl MetadataStore for OneKey {
-    async fn find_api_key(&self, _: &[u8; 32]) -> gosight_common::Result<Option<ApiKeyRecord>> {
-        Ok(Some(self.0.clone()))
-    }
-}
 
 /// Takes records and drops them, counting bytes so the work cannot be optimised away.
 #[derive(Default)]
@@ -99,25 +93,47 @@ fn batch() -> EventBatch {
     }
 }
 
-fn ingestor() -> Ingestor {
+/// An embedded metadata store holding the one key the batches use, `gs_bench`, with no
+/// effective rate limit. The key is cached after its first lookup, as in production.
+async fn metadata(dir: &std::path::Path) -> SqliteMetadata {
+    let store = SqliteMetadata::open(dir.join("metadata.db")).await.unwrap();
+    let owner = store
+        .create_user(NewUser {
+            email: "bench@example.com".into(),
+            name: String::new(),
+            password_hash: String::new(),
+            role: UserRole::Admin,
+        })
+        .await
+        .unwrap();
+    let project = NewProject {
+        name: "Bench".into(),
+        slug: "bench".into(),
+        owner: owner.id,
+    };
+    let key = NewApiKey {
+        name: "bench".into(),
+        prefix: "gs_bench".into(),
+        hash: hash_api_key("gs_bench"),
+        permissions: vec!["write".into()],
+        rate_limit: i32::MAX,
+        rate_burst: i32::MAX,
+        expires_at: None,
+        created_by: None,
+    };
+    store.create_project(project, key).await.unwrap();
+    store
+}
+
+fn ingestor(metadata: SqliteMetadata) -> Ingestor {
     let mut config = IngestConfig::default();
     if let Ok(path) = std::env::var("GEOIP_TEST_DB") {
         config.geoip_database = path;
     }
-    let record = ApiKeyRecord {
-        key_id: Uuid::new_v4(),
-        project_id: Uuid::new_v4(),
-        permissions: vec!["write".into()],
-        rate_limit: u32::MAX,
-        rate_burst: u32::MAX,
-        is_active: true,
-        expires_at: None,
-        allowed_domains: vec![],
-    };
     Ingestor::new(
         config,
         Dependencies {
-            metadata: Arc::new(OneKey(record)),
+            metadata: Arc::new(metadata),
             bus: Arc::new(NullBus::default()),
             topics: Topics::default(),
             redis: None,
@@ -139,7 +155,8 @@ fn bench(c: &mut Criterion) {
         .enable_all()
         .build()
         .unwrap();
-    let ingestor = ingestor();
+    let dir = tempfile::tempdir().unwrap();
+    let ingestor = ingestor(runtime.block_on(metadata(dir.path())));
     runtime.block_on(ingestor.check_broker());
     let client = ClientInfo {
         peer: "81.2.69.142".parse().ok(),

@@ -28,23 +28,24 @@ pub use shard::Shard;
 
 use std::sync::Arc;
 
-use gosight_common::backend::{ClickHouseStore, EventBus, KafkaBus, LiveFanout, RedisFanout};
+use gosight_common::backend::{
+    ClickHouseStore, EventBus, KafkaBus, LiveFanout, MetadataStore, RedisFanout,
+};
 use gosight_common::clickhouse::ClickHouseConfig;
 use gosight_common::health::Health;
 use gosight_common::kafka::KafkaConfig;
-use gosight_common::postgres::PostgresConfig;
 use gosight_common::redis::RedisConfig;
 use tokio_util::sync::CancellationToken;
 
 /// Runs one shard on its own actix system thread until `stop` is cancelled. Redis being
-/// unreachable only disables live updates; PostgreSQL being unreachable only means default
-/// insight thresholds.
+/// unreachable only disables live updates; the metadata store being unreachable only means
+/// default insight thresholds.
 pub fn spawn(
     config: ProcessorConfig,
     kafka: KafkaConfig,
     clickhouse: ClickHouseConfig,
     redis: RedisConfig,
-    postgres: PostgresConfig,
+    metadata: Arc<dyn MetadataStore>,
     health: Health,
     stop: CancellationToken,
 ) -> std::thread::JoinHandle<Result<(), ProcessorError>> {
@@ -58,8 +59,6 @@ pub fn spawn(
                 }
             };
             let insights: Arc<dyn EventBus> = Arc::new(KafkaBus::new(&kafka)?);
-            // Per-project insight settings; the pool connects lazily.
-            let settings = postgres.pool()?;
             let source = Box::new(source::KafkaSource::new(&config, &kafka)?);
             let store = Arc::new(ClickHouseStore::new(&clickhouse));
             let shard = Shard::new(
@@ -69,7 +68,7 @@ pub fn spawn(
                 store,
                 Some(insights),
                 live,
-                Some(settings),
+                Some(metadata),
                 stop,
             )?;
             health.set("shard", true);

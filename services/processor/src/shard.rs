@@ -28,8 +28,8 @@ use bytes::Bytes;
 use futures::future::join_all;
 use gosight_actors::PanicLog;
 use gosight_common::backend::{
-    AnalyticsStore, BusRecord, EventBus, EventRow, InsightRow, LiveFanout, ReplayChunkRow,
-    SessionRow,
+    AnalyticsStore, BusRecord, EventBus, EventRow, InsightRow, LiveFanout, MetadataStore,
+    ReplayChunkRow, SessionRow,
 };
 use gosight_common::kafka::Topics;
 use gosight_proto::{EventEnvelope, ReplayEnvelope};
@@ -224,7 +224,7 @@ impl Shard {
         store: Arc<dyn AnalyticsStore>,
         insights_bus: Option<Arc<dyn EventBus>>,
         live: Option<Arc<dyn LiveFanout>>,
-        postgres: Option<deadpool_postgres::Pool>,
+        metadata: Option<Arc<dyn MetadataStore>>,
         stop: CancellationToken,
     ) -> Result<Self, ProcessorError> {
         let rows = config.max_batch_rows;
@@ -235,7 +235,7 @@ impl Shard {
             sessions: TableWriter::new(store.clone(), "sessions", rows, stop.clone()).start(),
         };
         Ok(Self {
-            thresholds: ProjectThresholds::new(config.thresholds.clone(), postgres),
+            thresholds: ProjectThresholds::new(config.thresholds.clone(), metadata),
             topics,
             config,
             source,

@@ -1,5 +1,5 @@
-//! Per-project insight thresholds: `projects.settings -> 'insights'` in PostgreSQL, over the
-//! processor's configured defaults, cached per project for `TTL`.
+//! Per-project insight thresholds: the `insights` object of the project's settings in the
+//! metadata store, over the processor's configured defaults, cached per project for `TTL`.
 //!
 //! A project's settings name only what they change, e.g. `{"insights": {"rage_min_clicks": 4}}`.
 //! Settings that do not parse are logged and the defaults used; an unreachable database keeps
@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use gosight_common::backend::MetadataStore;
 use uuid::Uuid;
 
 use crate::detect::Thresholds;
@@ -17,7 +18,8 @@ const TTL: Duration = Duration::from_secs(60);
 
 pub struct ProjectThresholds {
     defaults: Arc<Thresholds>,
-    pool: Option<deadpool_postgres::Pool>,
+    /// Where project settings are read; `None`: the defaults for every project.
+    metadata: Option<Arc<dyn MetadataStore>>,
     cache: HashMap<Uuid, (Arc<Thresholds>, Instant)>,
 }
 
@@ -42,10 +44,10 @@ pub fn merge(defaults: &Thresholds, overrides: &serde_json::Value) -> Result<Thr
 }
 
 impl ProjectThresholds {
-    pub fn new(defaults: Thresholds, pool: Option<deadpool_postgres::Pool>) -> Self {
+    pub fn new(defaults: Thresholds, metadata: Option<Arc<dyn MetadataStore>>) -> Self {
         Self {
             defaults: Arc::new(defaults),
-            pool,
+            metadata,
             cache: HashMap::new(),
         }
     }
@@ -56,21 +58,15 @@ impl ProjectThresholds {
         {
             return thresholds.clone();
         }
-        let Some(pool) = &self.pool else {
+        let Some(metadata) = &self.metadata else {
             return self.defaults.clone();
         };
-        let loaded = async {
-            let client = pool.get().await.map_err(|e| e.to_string())?;
-            let row = client
-                .query_opt(
-                    "SELECT settings -> 'insights' FROM projects WHERE id = $1",
-                    &[&project],
-                )
-                .await
-                .map_err(|e| e.to_string())?;
-            Ok::<_, String>(row.and_then(|r| r.get::<_, Option<serde_json::Value>>(0)))
-        }
-        .await;
+        let loaded = metadata.find_project(project).await.map(|found| {
+            found.and_then(|p| match p.settings {
+                serde_json::Value::Object(mut settings) => settings.remove("insights"),
+                _ => None,
+            })
+        });
         let thresholds = match loaded {
             Ok(None) => self.defaults.clone(),
             Ok(Some(overrides)) => match merge(&self.defaults, &overrides) {

@@ -180,7 +180,10 @@ fn shard(
         store,
         Some(insights),
         live,
-        env.postgres.as_ref().map(|p| p.pool().unwrap()),
+        env.postgres.as_ref().map(|p| {
+            let store = gosight_common::backend::PostgresMetadata::new(p.pool().unwrap());
+            Arc::new(store) as Arc<dyn gosight_common::backend::MetadataStore>
+        }),
         stop,
     )
     .unwrap()

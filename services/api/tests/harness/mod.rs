@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use gosight_api::accounts::{self, UserRole};
 use gosight_api::{ApiConfig, Dependencies};
-use gosight_common::backend::RedisFanout;
+use gosight_common::backend::{PostgresMetadata, RedisFanout};
 use gosight_common::clickhouse::ClickHouseConfig;
 use gosight_common::health::Health;
 use gosight_common::postgres::PostgresConfig;
@@ -42,10 +42,8 @@ impl Harness {
         let server = gosight_api::start(
             config,
             Dependencies {
-                pg: pool.clone(),
-                analytics: std::sync::Arc::new(gosight_common::backend::ClickHouseStore::new(
-                    &clickhouse,
-                )),
+                meta: Arc::new(PostgresMetadata::new(pool.clone())),
+                analytics: Arc::new(gosight_common::backend::ClickHouseStore::new(&clickhouse)),
                 live: Some(Arc::new(live)),
             },
             Health::default(),
@@ -82,9 +80,15 @@ impl Harness {
 
     /// A user with `role`, signed in; answers its access token.
     pub async fn user(&self, email: &str, role: UserRole) -> String {
-        accounts::create_user(&self.pool, email, "", "correct horse battery", role)
-            .await
-            .unwrap();
+        accounts::create_user(
+            &PostgresMetadata::new(self.pool.clone()),
+            email,
+            "",
+            "correct horse battery",
+            role,
+        )
+        .await
+        .unwrap();
         self.login(email).await["access_token"]
             .as_str()
             .unwrap()

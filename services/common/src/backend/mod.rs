@@ -15,7 +15,9 @@ pub mod analytics;
 pub mod bus;
 pub mod live;
 pub mod metadata;
+mod postgres_metadata;
 pub mod sqlite_db;
+mod sqlite_metadata;
 
 pub use analytics::{
     AnalyticsStore, ClickHouseStore, EventRow, InsightRow, ReplayChunkRow, SessionRow,
@@ -23,5 +25,12 @@ pub use analytics::{
 };
 pub use bus::{BusMessage, BusRecord, Delivery, EventBus, KafkaBus, KafkaBusConsumer};
 pub use live::{LiveFanout, RedisFanout, Subscription};
-pub use metadata::{ApiKeyRecord, MetadataStore, PostgresMetadata, hash_api_key};
+pub use metadata::{
+    AlertHistoryEntry, AlertRule, AlertRuleInput, ApiKey, ApiKeyRecord, HistoryQuery, Member,
+    MemberChange, MemberRole, MetadataStore, NewAlert, NewApiKey, NewProject, NewRefreshToken,
+    NewUser, Project, ProjectAccess, ProjectScope, ProjectUpdate, RefreshToken, Rotation, User,
+    UserRole, hash_api_key,
+};
+pub use postgres_metadata::PostgresMetadata;
 pub use sqlite_db::{Durability, SqliteDb};
+pub use sqlite_metadata::SqliteMetadata;

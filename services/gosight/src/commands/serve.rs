@@ -57,7 +57,8 @@ pub async fn processor(config: Config) -> anyhow::Result<ExitCode> {
         config.kafka.clone(),
         config.clickhouse.clone(),
         config.redis.clone(),
-        config.postgres.clone(),
+        // Per-project insight settings; the pool connects lazily, on the shard's thread.
+        Arc::new(PostgresMetadata::new(config.postgres.pool()?)),
         health.clone(),
         token.clone(),
     );
@@ -92,7 +93,7 @@ pub async fn api(config: Config) -> anyhow::Result<ExitCode> {
             }
         };
     let deps = gosight_api::Dependencies {
-        pg: config.postgres.pool()?,
+        meta: Arc::new(PostgresMetadata::new(config.postgres.pool()?)),
         analytics: Arc::new(ClickHouseStore::new(&config.clickhouse)),
         live,
     };

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use gosight_api::accounts::{UserRole, create_project, create_user};
+use gosight_common::backend::PostgresMetadata;
 
 use crate::cli::{ProjectCommand, Role, UserCommand};
 use crate::config::Config;
@@ -34,8 +35,8 @@ pub async fn run(config: &Config, command: UserCommand) -> anyhow::Result<ExitCo
                 Role::Admin => UserRole::Admin,
                 Role::User => UserRole::User,
             };
-            let pool = config.postgres.pool()?;
-            let id = create_user(&pool, &email, &name, &password, role).await?;
+            let meta = PostgresMetadata::new(config.postgres.pool()?);
+            let id = create_user(&meta, &email, &name, &password, role).await?;
             #[allow(clippy::print_stdout)]
             {
                 println!("{id}");
@@ -48,8 +49,8 @@ pub async fn run(config: &Config, command: UserCommand) -> anyhow::Result<ExitCo
 pub async fn project(config: &Config, command: ProjectCommand) -> anyhow::Result<ExitCode> {
     match command {
         ProjectCommand::Create { name, owner } => {
-            let pool = config.postgres.pool()?;
-            let created = create_project(&pool, &name, &owner).await?;
+            let meta = PostgresMetadata::new(config.postgres.pool()?);
+            let created = create_project(&meta, &name, &owner).await?;
             #[allow(clippy::print_stdout)]
             {
                 println!("project_id: {}", created.project_id);
