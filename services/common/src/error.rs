@@ -50,6 +50,14 @@ pub enum Error {
     /// A migration file failed; nothing was recorded for it.
     #[error("migration {file} failed: {message}")]
     Migration { file: String, message: String },
+    #[error("sqlite: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// A bounded queue is full: the caller should answer 503 and let the client retry.
+    #[error("overloaded: {0}")]
+    Overloaded(String),
+    /// The component was shut down; nothing more is accepted.
+    #[error("closed: {0}")]
+    Closed(String),
     #[error("{0}")]
     Invalid(String),
     #[error("i/o: {0}")]
@@ -60,13 +68,23 @@ impl Error {
     /// Whether trying again later may succeed (the engine was unreachable or overloaded).
     pub fn is_retryable(&self) -> bool {
         match self {
-            Error::Kafka(_) | Error::PostgresPool(_) | Error::Redis(_) | Error::Io(_) => true,
+            Error::Kafka(_)
+            | Error::PostgresPool(_)
+            | Error::Redis(_)
+            | Error::Io(_)
+            | Error::Overloaded(_) => true,
+            Error::Sqlite(e) => matches!(
+                e.sqlite_error_code(),
+                Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+            ),
             Error::ClickHouse(e) => matches!(
                 e,
                 clickhouse::error::Error::Network(_) | clickhouse::error::Error::TimedOut
             ),
             Error::Postgres(e) => e.is_closed(),
-            Error::Config(_) | Error::Migration { .. } | Error::Invalid(_) => false,
+            Error::Config(_) | Error::Migration { .. } | Error::Invalid(_) | Error::Closed(_) => {
+                false
+            }
         }
     }
 }

@@ -14,11 +14,15 @@
 pub mod analytics;
 pub mod bus;
 pub mod live;
+pub mod local_bus;
+pub mod local_live;
 pub mod metadata;
 
 pub use analytics::{
     AnalyticsStore, ClickHouseStore, EventRow, InsightRow, ReplayChunkRow, SessionRow,
 };
-pub use bus::{BusMessage, BusRecord, Delivery, EventBus, KafkaBus, KafkaBusConsumer};
+pub use bus::{BusConsumer, BusMessage, BusRecord, Delivery, EventBus, KafkaBus, KafkaBusConsumer};
 pub use live::{LiveFanout, RedisFanout, Subscription};
+pub use local_bus::{LocalBus, LocalBusConfig, LocalBusConsumer, Synchronous};
+pub use local_live::LocalFanout;
 pub use metadata::{ApiKeyRecord, MetadataStore, PostgresMetadata, hash_api_key};
