@@ -58,6 +58,12 @@ pub enum Error {
     /// A migration file failed; nothing was recorded for it.
     #[error("migration {file} failed: {message}")]
     Migration { file: String, message: String },
+    /// A bounded queue is full: the caller should answer 503 and let the client retry.
+    #[error("overloaded: {0}")]
+    Overloaded(String),
+    /// The component was shut down; nothing more is accepted.
+    #[error("closed: {0}")]
+    Closed(String),
     #[error("{0}")]
     Invalid(String),
     #[error("i/o: {0}")]
@@ -68,7 +74,11 @@ impl Error {
     /// Whether trying again later may succeed (the engine was unreachable or overloaded).
     pub fn is_retryable(&self) -> bool {
         match self {
-            Error::Kafka(_) | Error::PostgresPool(_) | Error::Redis(_) | Error::Io(_) => true,
+            Error::Kafka(_)
+            | Error::PostgresPool(_)
+            | Error::Redis(_)
+            | Error::Io(_)
+            | Error::Overloaded(_) => true,
             Error::ClickHouse(e) => matches!(
                 e,
                 clickhouse::error::Error::Network(_) | clickhouse::error::Error::TimedOut
@@ -79,7 +89,8 @@ impl Error {
                 Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
             ),
             Error::Task(_) => true,
-            Error::Config(_) | Error::Migration { .. } | Error::Invalid(_) | Error::Conflict(_) => {
+            Error::Config(_) | Error::Migration { .. } | Error::Invalid(_) | Error::Conflict(_)
+            | Error::Closed(_) => {
                 false
             }
         }

@@ -1,6 +1,7 @@
 //! The event bus: topics of keyed records, partitioned by key, consumed by groups that commit
 //! offsets only after the records are stored.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -49,6 +50,20 @@ pub trait EventBus: Send + Sync {
     async fn publish(&self, record: BusRecord) -> Result<Delivery>;
     /// Whether the bus can take records now (for readiness and fast 503s).
     async fn check(&self) -> Result<()>;
+}
+
+/// A member of a consumer group on one bus. Offsets move only through [`BusConsumer::commit`]:
+/// a new member of the same group resumes right after the last committed records, and gets
+/// every record it had received but not committed again.
+#[async_trait]
+pub trait BusConsumer: Send + Sync {
+    /// The next record of the subscribed topics; waits until one is there.
+    async fn recv(&self) -> Result<BusMessage>;
+    /// Commits, for each message, the offset after it: the group resumes past these messages.
+    async fn commit(&self, processed: &[&BusMessage]) -> Result<()>;
+    /// The group's committed offset (next offset to read) for partitions `0..partitions` of
+    /// `topic`; `None` for a partition the group never committed.
+    async fn committed(&self, topic: &str, partitions: i32) -> Result<Vec<(i32, Option<i64>)>>;
 }
 
 /// [`EventBus`] on Kafka: an idempotent, `acks=all` producer.
@@ -120,7 +135,8 @@ impl EventBus for KafkaBus {
 
 /// A consumer-group member on Kafka. Offsets are committed only through [`Self::commit`].
 pub struct KafkaBusConsumer {
-    consumer: StreamConsumer,
+    /// Shared so that [`BusConsumer::committed`] can run its blocking call off the async workers.
+    consumer: Arc<StreamConsumer>,
 }
 
 impl std::fmt::Debug for KafkaBusConsumer {
@@ -138,7 +154,9 @@ impl KafkaBusConsumer {
     ) -> Result<Self> {
         let consumer = config.consumer(group_id, instance_id)?;
         consumer.subscribe(topics)?;
-        Ok(Self { consumer })
+        Ok(Self {
+            consumer: Arc::new(consumer),
+        })
     }
 
     pub async fn recv(&self) -> Result<BusMessage> {
@@ -185,23 +203,49 @@ impl KafkaBusConsumer {
 
     /// The group's committed offset for each partition of `topic` (next offset to read).
     pub fn committed(&self, topic: &str, partitions: i32) -> Result<Vec<(i32, Option<i64>)>> {
-        let mut list = TopicPartitionList::new();
-        for partition in 0..partitions {
-            list.add_partition(topic, partition);
-        }
-        let committed = self
-            .consumer
-            .committed_offsets(list, Duration::from_secs(10))?;
-        Ok(committed
-            .elements()
-            .iter()
-            .map(|e| {
-                let offset = match e.offset() {
-                    Offset::Offset(o) => Some(o),
-                    _ => None,
-                };
-                (e.partition(), offset)
-            })
-            .collect())
+        committed_offsets(&self.consumer, topic, partitions)
     }
+}
+
+#[async_trait]
+impl BusConsumer for KafkaBusConsumer {
+    async fn recv(&self) -> Result<BusMessage> {
+        KafkaBusConsumer::recv(self).await
+    }
+
+    async fn commit(&self, processed: &[&BusMessage]) -> Result<()> {
+        KafkaBusConsumer::commit(self, processed).await
+    }
+
+    async fn committed(&self, topic: &str, partitions: i32) -> Result<Vec<(i32, Option<i64>)>> {
+        let consumer = Arc::clone(&self.consumer);
+        let topic = topic.to_string();
+        // committed_offsets waits for the group coordinator; keep it off the async workers.
+        tokio::task::spawn_blocking(move || committed_offsets(&consumer, &topic, partitions))
+            .await
+            .map_err(|e| Error::Invalid(format!("committed offsets task: {e}")))?
+    }
+}
+
+fn committed_offsets(
+    consumer: &StreamConsumer,
+    topic: &str,
+    partitions: i32,
+) -> Result<Vec<(i32, Option<i64>)>> {
+    let mut list = TopicPartitionList::new();
+    for partition in 0..partitions {
+        list.add_partition(topic, partition);
+    }
+    let committed = consumer.committed_offsets(list, Duration::from_secs(10))?;
+    Ok(committed
+        .elements()
+        .iter()
+        .map(|e| {
+            let offset = match e.offset() {
+                Offset::Offset(o) => Some(o),
+                _ => None,
+            };
+            (e.partition(), offset)
+        })
+        .collect())
 }

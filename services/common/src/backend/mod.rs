@@ -14,6 +14,8 @@
 pub mod analytics;
 pub mod bus;
 pub mod live;
+pub mod local_bus;
+pub mod local_live;
 pub mod metadata;
 mod postgres_metadata;
 pub mod sqlite_db;
@@ -23,8 +25,10 @@ pub use analytics::{
     AnalyticsStore, ClickHouseStore, EventRow, InsightRow, ReplayChunkRow, SessionRow,
     SqliteAnalytics,
 };
-pub use bus::{BusMessage, BusRecord, Delivery, EventBus, KafkaBus, KafkaBusConsumer};
+pub use bus::{BusConsumer, BusMessage, BusRecord, Delivery, EventBus, KafkaBus, KafkaBusConsumer};
 pub use live::{LiveFanout, RedisFanout, Subscription};
+pub use local_bus::{LocalBus, LocalBusConfig, LocalBusConsumer, Synchronous};
+pub use local_live::LocalFanout;
 pub use metadata::{
     AlertHistoryEntry, AlertRule, AlertRuleInput, ApiKey, ApiKeyRecord, HistoryQuery, Member,
     MemberChange, MemberRole, MetadataStore, NewAlert, NewApiKey, NewProject, NewRefreshToken,
