@@ -144,6 +144,22 @@ async fn not_found() -> Result<HttpResponse, ApiError> {
     Err(ApiError::NotFound("route".into()))
 }
 
+/// The API under `/api` and the dashboard at `/`, for any actix app: the API's own server, or
+/// standalone mode's single one (register other routes before it: the dashboard answers every
+/// other path with its page).
+pub fn configure_app(
+    cfg: &mut web::ServiceConfig,
+    state: AppState,
+    dashboard: Option<&std::path::Path>,
+) {
+    cfg.app_data(web::Data::new(state))
+        .app_data(json_config())
+        .app_data(path_config())
+        .app_data(query_config())
+        .configure(routes)
+        .configure(|cfg| dashboard::configure(cfg, dashboard));
+}
+
 /// Starts the server; it stops, finishing requests in flight, when `shutdown` is cancelled.
 pub async fn start(
     config: ApiConfig,
@@ -161,15 +177,10 @@ pub async fn start(
     let dashboard = dashboard::locate(&config.dashboard_dir);
     let mut server = HttpServer::new(move || {
         let health = health.clone();
-        let dashboard = dashboard.clone();
+        let (state, dashboard) = (state.clone(), dashboard.clone());
         App::new()
-            .app_data(web::Data::new(state.clone()))
-            .app_data(json_config())
-            .app_data(path_config())
-            .app_data(query_config())
             .configure(|cfg| health.configure(cfg))
-            .configure(routes)
-            .configure(|cfg| dashboard::configure(cfg, dashboard.as_deref()))
+            .configure(|cfg| configure_app(cfg, state, dashboard.as_deref()))
             .default_service(web::to(|| async { HttpResponse::NotFound().finish() }))
     })
     .disable_signals()

@@ -89,10 +89,11 @@ impl Error {
                 Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
             ),
             Error::Task(_) => true,
-            Error::Config(_) | Error::Migration { .. } | Error::Invalid(_) | Error::Conflict(_)
-            | Error::Closed(_) => {
-                false
-            }
+            Error::Config(_)
+            | Error::Migration { .. }
+            | Error::Invalid(_)
+            | Error::Conflict(_)
+            | Error::Closed(_) => false,
         }
     }
 }

@@ -52,6 +52,43 @@ async fn metrics_endpoint() -> HttpResponse {
         .body(metrics::handle().render())
 }
 
+/// The SDK endpoints (`/v1/events`, `/v1/replay`, with CORS) and `/metrics`, for any actix
+/// app: the ingest's own server, or standalone mode's single one.
+pub fn configure_http(cfg: &mut web::ServiceConfig, ingestor: Arc<Ingestor>) {
+    cfg.app_data(web::Data::new(ingestor))
+        .route("/metrics", web::get().to(metrics_endpoint))
+        .service(
+            web::scope("/v1")
+                .wrap_fn(|req, srv| {
+                    let origin = req.headers().get(header::ORIGIN).cloned();
+                    let fut = srv.call(req);
+                    async move {
+                        let mut response = fut.await?;
+                        if let Some(origin) = origin {
+                            let headers = response.headers_mut();
+                            headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+                            headers.insert(header::VARY, HeaderValue::from_static("Origin"));
+                            headers.insert(
+                                header::ACCESS_CONTROL_EXPOSE_HEADERS,
+                                HeaderValue::from_static("retry-after"),
+                            );
+                        }
+                        Ok(response)
+                    }
+                })
+                .route("/events", web::post().to(http::events))
+                .route(
+                    "/events",
+                    web::method(actix_web::http::Method::OPTIONS).to(http::preflight),
+                )
+                .route("/replay", web::post().to(http::replay))
+                .route(
+                    "/replay",
+                    web::method(actix_web::http::Method::OPTIONS).to(http::preflight),
+                ),
+        );
+}
+
 /// Starts the HTTP and gRPC servers and the readiness checks. Both servers stop, finishing
 /// requests in flight, when `shutdown` is cancelled.
 pub async fn start(
@@ -70,40 +107,10 @@ pub async fn start(
     let http_health = health.clone();
     let mut server = HttpServer::new(move || {
         let health = http_health.clone();
+        let ingestor = http_ingestor.clone();
         App::new()
-            .app_data(web::Data::new(http_ingestor.clone()))
             .configure(|cfg| health.configure(cfg))
-            .route("/metrics", web::get().to(metrics_endpoint))
-            .service(
-                web::scope("/v1")
-                    .wrap_fn(|req, srv| {
-                        let origin = req.headers().get(header::ORIGIN).cloned();
-                        let fut = srv.call(req);
-                        async move {
-                            let mut response = fut.await?;
-                            if let Some(origin) = origin {
-                                let headers = response.headers_mut();
-                                headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
-                                headers.insert(header::VARY, HeaderValue::from_static("Origin"));
-                                headers.insert(
-                                    header::ACCESS_CONTROL_EXPOSE_HEADERS,
-                                    HeaderValue::from_static("retry-after"),
-                                );
-                            }
-                            Ok(response)
-                        }
-                    })
-                    .route("/events", web::post().to(http::events))
-                    .route(
-                        "/events",
-                        web::method(actix_web::http::Method::OPTIONS).to(http::preflight),
-                    )
-                    .route("/replay", web::post().to(http::replay))
-                    .route(
-                        "/replay",
-                        web::method(actix_web::http::Method::OPTIONS).to(http::preflight),
-                    ),
-            )
+            .configure(|cfg| configure_http(cfg, ingestor))
     })
     .disable_signals()
     .shutdown_timeout(10);
@@ -162,7 +169,7 @@ pub async fn start(
 
 /// Keeps `broker` and `keys` readiness current: the broker every second, the key store until it
 /// answered once.
-fn spawn_readiness(ingestor: Arc<Ingestor>, health: Health, shutdown: CancellationToken) {
+pub fn spawn_readiness(ingestor: Arc<Ingestor>, health: Health, shutdown: CancellationToken) {
     tokio::spawn(async move {
         let mut keys_warm = false;
         let mut tick = tokio::time::interval(Duration::from_secs(1));

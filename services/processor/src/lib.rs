@@ -78,3 +78,23 @@ pub fn spawn(
         })
     })
 }
+
+/// Runs the shard `build` makes (on the new thread, inside its actix system, where its actors
+/// start) until `stop` is cancelled: standalone mode's way in, with its own source and stores.
+pub fn spawn_shard<F>(
+    build: F,
+    health: Health,
+) -> std::thread::JoinHandle<Result<(), ProcessorError>>
+where
+    F: FnOnce() -> Result<Shard, ProcessorError> + Send + 'static,
+{
+    std::thread::spawn(move || {
+        actix::System::new().block_on(async move {
+            let shard = build()?;
+            health.set("shard", true);
+            let result = shard.run().await;
+            health.set("shard", false);
+            result
+        })
+    })
+}

@@ -327,7 +327,7 @@ impl Shard {
             let output = self.apply(items).await?;
             self.write(output).await?;
         }
-        self.commit(&offsets)?;
+        self.commit(&offsets).await?;
         Ok(stopping)
     }
 
@@ -547,11 +547,11 @@ impl Shard {
         }
     }
 
-    fn commit(&self, offsets: &HashMap<(String, i32), i64>) -> Result<(), ProcessorError> {
+    async fn commit(&self, offsets: &HashMap<(String, i32), i64>) -> Result<(), ProcessorError> {
         if offsets.is_empty() {
             return Ok(());
         }
-        self.source.commit(offsets)
+        self.source.commit(offsets).await
     }
 
     /// Ends sessions idle for `session_timeout_secs`: final rows written, actors stopped.

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use gosight_common::backend::BusMessage;
+use gosight_common::backend::{BusConsumer, BusMessage};
 use gosight_common::kafka::KafkaConfig;
 use rdkafka::consumer::{CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer};
 use rdkafka::message::{Headers, Message as KafkaMessage};
@@ -32,7 +32,53 @@ pub trait ShardSource: Send {
     fn maybe_seen(&self, topic: &str, partition: i32, offset: i64) -> bool;
     /// Commits, for each (topic, partition), the offset after `offset`. A refused commit is not
     /// an error the shard can act on: the messages are read again and fold.
-    fn commit(&self, offsets: &HashMap<(String, i32), i64>) -> Result<(), ProcessorError>;
+    async fn commit(&self, offsets: &HashMap<(String, i32), i64>) -> Result<(), ProcessorError>;
+}
+
+/// A shard on any [`BusConsumer`] that is the only member of its group (standalone mode's
+/// embedded bus): it owns every partition for its whole life, so nothing is ever revoked. What
+/// it reads after a restart was read before the crash, possibly processed but not committed, so
+/// every message counts as possibly seen (the stored-event check is a primary-key lookup there).
+#[derive(Debug)]
+pub struct SoleMemberSource<C> {
+    consumer: C,
+}
+
+impl<C: BusConsumer> SoleMemberSource<C> {
+    pub fn new(consumer: C) -> Self {
+        Self { consumer }
+    }
+}
+
+#[async_trait]
+impl<C: BusConsumer + 'static> ShardSource for SoleMemberSource<C> {
+    async fn recv(&mut self) -> Result<BusMessage, ProcessorError> {
+        Ok(self.consumer.recv().await?)
+    }
+
+    fn take_revoked(&self) -> Vec<(String, i32)> {
+        Vec::new()
+    }
+
+    fn maybe_seen(&self, _topic: &str, _partition: i32, _offset: i64) -> bool {
+        true
+    }
+
+    async fn commit(&self, offsets: &HashMap<(String, i32), i64>) -> Result<(), ProcessorError> {
+        let marks: Vec<BusMessage> = offsets
+            .iter()
+            .map(|((topic, partition), offset)| BusMessage {
+                topic: topic.clone(),
+                partition: *partition,
+                offset: *offset,
+                key: None,
+                payload: Bytes::new(),
+                headers: Vec::new(),
+            })
+            .collect();
+        let marks: Vec<&BusMessage> = marks.iter().collect();
+        Ok(self.consumer.commit(&marks).await?)
+    }
 }
 
 /// Remembers partitions revoked during a round, and for each assigned partition its high
@@ -186,7 +232,7 @@ impl ShardSource for KafkaSource {
         offset < high
     }
 
-    fn commit(&self, offsets: &HashMap<(String, i32), i64>) -> Result<(), ProcessorError> {
+    async fn commit(&self, offsets: &HashMap<(String, i32), i64>) -> Result<(), ProcessorError> {
         let mut list = TopicPartitionList::new();
         for ((topic, partition), offset) in offsets {
             list.add_partition_offset(topic, *partition, Offset::Offset(offset + 1))?;
