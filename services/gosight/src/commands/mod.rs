@@ -1,7 +1,9 @@
 //! What each subcommand does; `main.rs` only parses and reports.
 
+mod demo;
 mod migrate;
 mod serve;
+mod standalone;
 mod user;
 
 use std::collections::HashMap;
@@ -36,12 +38,10 @@ pub async fn run(cli: Cli, env: HashMap<String, String>) -> anyhow::Result<ExitC
         Command::Processor => serve::processor(config).await,
         Command::Api => serve::api(config).await,
         Command::Alerts => serve::alerts(config).await,
-        Command::Standalone { .. } => {
-            eprintln!(
-                "error: standalone mode is not part of this build yet; run `scripts/dev.sh` to \
-                 start GoSight on local engines instead"
-            );
-            Ok(ExitCode::from(2))
-        }
+        Command::Standalone {
+            data_dir,
+            listen,
+            demo,
+        } => standalone::run(config, &data_dir, &listen, demo).await,
     }
 }
