@@ -116,10 +116,10 @@ fn banner(
             demo.project_id
         ));
     }
-    #[allow(clippy::print_stdout)]
-    {
-        println!("{out}");
-    }
+    // Not a log line: the one place the first password and key are shown. A closed stdout
+    // must not stop the server.
+    use std::io::Write;
+    let _ = writeln!(std::io::stdout().lock(), "{out}");
 }
 
 pub async fn run(
