@@ -27,7 +27,11 @@ fn start(dir: &std::path::Path) -> Standalone {
     // A stand-in dashboard build, to see it served on the same address.
     let dashboard = dir.join("dashboard-build");
     std::fs::create_dir_all(&dashboard).unwrap();
-    std::fs::write(dashboard.join("index.html"), "<title>GoSight dashboard</title>").unwrap();
+    std::fs::write(
+        dashboard.join("index.html"),
+        "<title>GoSight dashboard</title>",
+    )
+    .unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_gosight"))
         .env("GOSIGHT_API__DASHBOARD_DIR", &dashboard)
         .args(["standalone", "--listen", "127.0.0.1:0", "--data-dir"])

@@ -14,7 +14,6 @@ use bytes::Bytes;
 use gosight_common::backend::{BusConsumer, BusMessage};
 use gosight_common::kafka::KafkaConfig;
 use rdkafka::consumer::{CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer};
-use rdkafka::message::{Headers, Message as KafkaMessage};
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 
 use crate::config::ProcessorConfig;
@@ -159,31 +158,7 @@ impl KafkaSource {
 #[async_trait]
 impl ShardSource for KafkaSource {
     async fn recv(&mut self) -> Result<BusMessage, ProcessorError> {
-        let message = self.consumer.recv().await?;
-        let headers = message
-            .headers()
-            .map(|h| {
-                h.iter()
-                    .map(|header| {
-                        (
-                            header.key.to_string(),
-                            header.value.map(<[u8]>::to_vec).unwrap_or_default(),
-                        )
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        Ok(BusMessage {
-            topic: message.topic().to_string(),
-            partition: message.partition(),
-            offset: message.offset(),
-            key: message.key().map(Bytes::copy_from_slice),
-            payload: message
-                .payload()
-                .map(Bytes::copy_from_slice)
-                .unwrap_or_default(),
-            headers,
-        })
+        Ok(BusMessage::from_kafka(&self.consumer.recv().await?))
     }
 
     fn take_revoked(&self) -> Vec<(String, i32)> {

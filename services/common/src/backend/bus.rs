@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use rdkafka::Message;
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
 use rdkafka::message::{Header, Headers, OwnedHeaders};
 use rdkafka::producer::Producer;
@@ -42,6 +41,36 @@ pub struct BusMessage {
     pub key: Option<Bytes>,
     pub payload: Bytes,
     pub headers: Vec<(String, Vec<u8>)>,
+}
+
+impl BusMessage {
+    /// An owned copy of a message read from Kafka.
+    pub fn from_kafka(message: &impl rdkafka::Message) -> Self {
+        let headers = message
+            .headers()
+            .map(|h| {
+                h.iter()
+                    .map(|header| {
+                        (
+                            header.key.to_string(),
+                            header.value.map(<[u8]>::to_vec).unwrap_or_default(),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        BusMessage {
+            topic: message.topic().to_string(),
+            partition: message.partition(),
+            offset: message.offset(),
+            key: message.key().map(Bytes::copy_from_slice),
+            payload: message
+                .payload()
+                .map(Bytes::copy_from_slice)
+                .unwrap_or_default(),
+            headers,
+        }
+    }
 }
 
 #[async_trait]
@@ -160,31 +189,7 @@ impl KafkaBusConsumer {
     }
 
     pub async fn recv(&self) -> Result<BusMessage> {
-        let message = self.consumer.recv().await?;
-        let headers = message
-            .headers()
-            .map(|h| {
-                h.iter()
-                    .map(|header| {
-                        (
-                            header.key.to_string(),
-                            header.value.map(<[u8]>::to_vec).unwrap_or_default(),
-                        )
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        Ok(BusMessage {
-            topic: message.topic().to_string(),
-            partition: message.partition(),
-            offset: message.offset(),
-            key: message.key().map(Bytes::copy_from_slice),
-            payload: message
-                .payload()
-                .map(Bytes::copy_from_slice)
-                .unwrap_or_default(),
-            headers,
-        })
+        Ok(BusMessage::from_kafka(&self.consumer.recv().await?))
     }
 
     /// Commits, for each message, the offset after it: the group resumes past these messages.
