@@ -317,7 +317,7 @@ impl Visit {
                 ..Default::default()
             }),
         );
-        t + 1000
+        t + observed
     }
 
     /// A visit of a few pages from `start`, with what `rng` picks; returns its end.
@@ -380,8 +380,10 @@ impl Visit {
                 );
                 t += rng.random_range(800..2500);
             }
-            let (bx, by) = ((self.width / 8) as i32 + 60, 190);
-            let (px, py) = ((self.width / 8) as i32 + 120, 260);
+            // Where the snapshot's button and promo box render (the text above wraps more on
+            // narrow screens).
+            let by = if self.width < 800 { 300 } else { 252 };
+            let (bx, px, py) = (90, (self.width / 3) as i32, by + 72);
             match rng.random_range(0..10) {
                 // Rage: seven quick clicks on a button that answers too slowly.
                 0 | 1 => {
@@ -393,7 +395,7 @@ impl Visit {
                 2 | 3 => t = self.click(t, path, promo, (px, py), false),
                 // Error click: the click handler throws.
                 4 => {
-                    t = self.click(t, path, buy, (bx, by), true) - 700;
+                    t = self.click(t, path, buy, (bx, by), true) - 100;
                     self.push(
                         t,
                         EventType::JsError,
