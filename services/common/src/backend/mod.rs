@@ -1,15 +1,16 @@
 //! The four backends GoSight runs on, each a small trait with a distributed implementation here
 //! and an embedded one for standalone mode:
 //!
-//! | trait            | distributed      | standalone            |
-//! |------------------|------------------|-----------------------|
-//! | [`EventBus`]     | Kafka            | in-process bus        |
-//! | [`AnalyticsStore`] | ClickHouse     | embedded SQLite       |
-//! | [`MetadataStore`] | PostgreSQL      | embedded SQLite       |
-//! | [`LiveFanout`]   | Redis pub/sub    | in-process broadcast  |
+//! | trait                          | distributed                          | standalone                                   |
+//! |--------------------------------|--------------------------------------|----------------------------------------------|
+//! | [`EventBus`] + [`BusConsumer`] | [`KafkaBus`], [`KafkaBusConsumer`]   | [`LocalBus`], [`LocalBusConsumer`] (SQLite)  |
+//! | [`AnalyticsStore`]             | [`ClickHouseStore`]                  | [`SqliteAnalytics`]                          |
+//! | [`MetadataStore`]              | [`PostgresMetadata`]                 | [`SqliteMetadata`]                           |
+//! | [`LiveFanout`]                 | [`RedisFanout`] (pub/sub)            | [`LocalFanout`] (broadcast)                  |
 //!
 //! Every implementation of a trait must pass the same conformance cases, so services never
-//! need to know which one they run on.
+//! need to know which one they run on: `tests/{bus,live,analytics,metadata}_conformance.rs` run
+//! every case against both implementations.
 
 pub mod analytics;
 pub mod bus;
