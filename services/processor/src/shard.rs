@@ -307,7 +307,7 @@ impl Shard {
             let (topic, partition, offset) =
                 (message.topic.as_str(), message.partition, message.offset);
             offsets.insert((topic.to_string(), partition), offset);
-            let maybe_seen = self.maybe_seen(topic, partition, offset);
+            let maybe_seen = self.source.maybe_seen(topic, partition, offset);
             match decode(&self.topics, topic, partition, offset, payload, maybe_seen) {
                 Some(item) => items.push(item),
                 None => {
@@ -362,10 +362,6 @@ impl Shard {
             );
         }
         Ok(())
-    }
-
-    fn maybe_seen(&self, topic: &str, partition: i32, offset: i64) -> bool {
-        self.source.maybe_seen(topic, partition, offset)
     }
 
     /// A read from the store, retried while it is unavailable (the round waits, and so does

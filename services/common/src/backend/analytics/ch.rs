@@ -332,7 +332,8 @@ impl AnalyticsStore for ClickHouseStore {
             .bind(&ids)
             .fetch_all::<SessionRow>()
             .await?;
-        rows.retain(|r| keys.contains(&(r.project_id, r.session_id)));
+        let wanted: HashSet<(Uuid, Uuid)> = keys.iter().copied().collect();
+        rows.retain(|r| wanted.contains(&(r.project_id, r.session_id)));
         Ok(rows)
     }
 
