@@ -38,6 +38,14 @@ async function apiGet<T>(token: string, path: string): Promise<T> {
   return (await res.json()) as T;
 }
 
+/** The last replay timestamp stored for a session (0 when none). */
+async function replayEnd(token: string, session: string): Promise<number> {
+  const res = await fetch(`${info.apiUrl}/api/v1/projects/${info.projectId}/sessions/${session}/replay`, { headers: { authorization: `Bearer ${token}` } });
+  if (!res.ok) return 0;
+  const lines = (await res.text()).split("\n").filter((l) => l.trim());
+  return Math.max(0, ...lines.map((l) => (JSON.parse(l) as { last_timestamp_ms: number }).last_timestamp_ms));
+}
+
 async function signInToken(): Promise<string> {
   const res = await fetch(`${info.apiUrl}/api/v1/auth/login`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ email: info.email, password: info.password }) });
   return ((await res.json()) as { access_token: string }).access_token;
@@ -79,6 +87,10 @@ async function seed(): Promise<void> {
   await a.evaluate(() => history.pushState({}, "", "/shop/cart"));
   await pause(400);
   await a.click("#boom");
+  await pause(300);
+  // Something after the error, so the replay's end can be seen to reach past it.
+  await a.mouse.move(200, 200, { steps: 5 });
+  await a.mouse.move(400, 300, { steps: 5 });
   await pause(800);
   seeded.alice = await a.evaluate(() => (window as unknown as { GoSight: { getSessionId(): string } }).GoSight.getSessionId());
 
@@ -97,7 +109,11 @@ async function seed(): Promise<void> {
     const bob = sessions.find((s) => s.session_id === seeded.bob);
     const heat = await apiGet<{ grid: { cells: unknown[] } }>(token, "/heatmap?path=%2Fshop&device=desktop");
     const insights = await apiGet<{ insights: { type: string }[] }>(token, "/insights");
+    // The replay test seeks to the error, so the stored replay must reach past it.
+    const detail = await apiGet<{ events: { type: string; error_message: string; timestamp_ms: number }[] }>(token, `/sessions/${seeded.alice}`);
+    const errorAt = Math.max(0, ...detail.events.filter((e) => (e.error_message ?? "").includes("checkout exploded")).map((e) => e.timestamp_ms));
     return {
+      replayCoversError: errorAt > 0 && (await replayEnd(token, seeded.alice)) >= errorAt,
       alice: !!alice && alice.has_error && alice.has_replay && alice.page_count >= 2,
       bob: !!bob && bob.has_replay,
       heatmap: heat.grid.cells.length > 0,
