@@ -2,7 +2,10 @@
 
 use gosight_common::backend::EventRow;
 use gosight_proto::event::Payload;
-use gosight_proto::{EventEnvelope, EventType, WebVitalName};
+use gosight_proto::{DeviceType, EventEnvelope, EventType, LogLevel, WebVitalName};
+use serde::ser::{Serialize, SerializeMap, Serializer};
+use std::sync::Arc;
+
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -14,24 +17,38 @@ pub fn datetime(unix_ms: i64) -> OffsetDateTime {
 }
 
 /// `EVENT_TYPE_PAGE_VIEW` becomes `page_view`: the `event_type` column's spelling.
-pub fn event_type_name(ty: EventType) -> String {
-    ty.as_str_name()
-        .trim_start_matches("EVENT_TYPE_")
-        .to_ascii_lowercase()
+pub fn event_type_name(ty: EventType) -> &'static str {
+    match ty {
+        EventType::Unspecified => "unspecified",
+        EventType::PageView => "page_view",
+        EventType::Click => "click",
+        EventType::Scroll => "scroll",
+        EventType::InputChange => "input_change",
+        EventType::InputFocus => "input_focus",
+        EventType::InputBlur => "input_blur",
+        EventType::MouseMove => "mouse_move",
+        EventType::VisibilityChange => "visibility_change",
+        EventType::JsError => "js_error",
+        EventType::NetworkError => "network_error",
+        EventType::ConsoleLog => "console_log",
+        EventType::WebVitals => "web_vitals",
+        EventType::PageLoad => "page_load",
+        EventType::ResourceLoad => "resource_load",
+        EventType::Custom => "custom",
+        EventType::ClickOutcome => "click_outcome",
+    }
 }
 
-fn device_type_name(envelope: &EventEnvelope) -> String {
-    envelope
-        .user_agent
-        .as_ref()
-        .map(|ua| {
-            ua.device_type()
-                .as_str_name()
-                .trim_start_matches("DEVICE_TYPE_")
-                .to_ascii_lowercase()
-        })
-        .filter(|s| s != "unspecified")
-        .unwrap_or_default()
+/// `DEVICE_TYPE_MOBILE` becomes `mobile`; unspecified is empty.
+pub fn device_type_name(ty: DeviceType) -> &'static str {
+    match ty {
+        DeviceType::Unspecified => "",
+        DeviceType::Desktop => "desktop",
+        DeviceType::Mobile => "mobile",
+        DeviceType::Tablet => "tablet",
+        DeviceType::Bot => "bot",
+        DeviceType::Other => "other",
+    }
 }
 
 /// A stable fingerprint of an error: its message and top frame (file, function), so the same
@@ -59,13 +76,26 @@ pub fn event_row(envelope: &EventEnvelope) -> Option<EventRow> {
     let project_id = Uuid::try_parse(&envelope.project_id).ok()?;
     let session_id = Uuid::try_parse(&session.session_id).ok()?;
     let event_id = Uuid::try_parse(&event.event_id).ok()?;
+    event_row_with_ids(envelope, project_id, session_id, event_id)
+}
+
+/// [`event_row`] for a caller that has already parsed the envelope's three ids (a session actor
+/// knows its project and session).
+pub fn event_row_with_ids(
+    envelope: &EventEnvelope,
+    project_id: Uuid,
+    session_id: Uuid,
+    event_id: Uuid,
+) -> Option<EventRow> {
+    let event = envelope.event.as_ref()?;
+    let session = envelope.session.as_ref()?;
     let ty = EventType::try_from(event.r#type).unwrap_or(EventType::Unspecified);
     let ts = event.timestamp.map(|t| t.unix_ms).unwrap_or_default();
     let mut row = EventRow::new(
         project_id,
         session_id,
         event_id,
-        &event_type_name(ty),
+        event_type_name(ty),
         datetime(ts),
     );
     row.received_at = datetime(envelope.received_at.map(|t| t.unix_ms).unwrap_or(ts));
@@ -90,7 +120,9 @@ pub fn event_row(envelope: &EventEnvelope) -> Option<EventRow> {
         row.os_version = ua.os_version.clone();
         row.is_bot = ua.is_bot;
     }
-    row.device_type = device_type_name(envelope);
+    if let Some(ua) = &envelope.user_agent {
+        row.device_type = device_type_name(ua.device_type()).to_string();
+    }
     match &event.payload {
         Some(Payload::Click(click)) => {
             row.x = click.x;
@@ -142,19 +174,27 @@ pub fn event_row(envelope: &EventEnvelope) -> Option<EventRow> {
         }
         Some(Payload::ConsoleLog(log)) => {
             row.error_message = log.message.clone();
-            row.error_type = log
-                .level()
-                .as_str_name()
-                .trim_start_matches("LOG_LEVEL_")
-                .to_ascii_lowercase();
+            row.error_type = match log.level() {
+                LogLevel::Unspecified => "unspecified",
+                LogLevel::Debug => "debug",
+                LogLevel::Info => "info",
+                LogLevel::Warn => "warn",
+                LogLevel::Error => "error",
+            }
+            .into();
             row.error_stack = log.stack.clone();
         }
         Some(Payload::WebVitals(vitals)) => {
             let name = WebVitalName::try_from(vitals.name).unwrap_or(WebVitalName::Unspecified);
-            row.metric_name = name
-                .as_str_name()
-                .trim_start_matches("WEB_VITAL_NAME_")
-                .to_string();
+            row.metric_name = match name {
+                WebVitalName::Unspecified => "UNSPECIFIED",
+                WebVitalName::Lcp => "LCP",
+                WebVitalName::Inp => "INP",
+                WebVitalName::Cls => "CLS",
+                WebVitalName::Fcp => "FCP",
+                WebVitalName::Ttfb => "TTFB",
+            }
+            .into();
             row.metric_value = vitals.value;
         }
         Some(Payload::PageLoad(load)) => {
@@ -177,35 +217,68 @@ pub fn event_row(envelope: &EventEnvelope) -> Option<EventRow> {
         }
         _ => {}
     }
-    row.payload = serde_json::to_string(event).unwrap_or_default();
+    row.payload = event.payload.as_ref().map(payload_json).unwrap_or_default();
     Some(row)
 }
 
-/// What the detectors need of an event, if anything.
-pub fn signals(envelope: &EventEnvelope) -> Vec<Signal> {
+/// The `payload` column: the event's type-specific part as proto JSON, keyed as in the whole
+/// event (`{"click": {...}}`); ids, time and page are columns of their own.
+pub fn payload_json(payload: &Payload) -> String {
+    struct Keyed<'a, T>(&'static str, &'a T);
+    impl<T: Serialize> Serialize for Keyed<'_, T> {
+        fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+            let mut map = serializer.serialize_map(Some(1))?;
+            map.serialize_entry(self.0, self.1)?;
+            map.end()
+        }
+    }
+    let json = match payload {
+        Payload::PageView(v) => serde_json::to_string(&Keyed("pageView", v)),
+        Payload::Click(v) => serde_json::to_string(&Keyed("click", v)),
+        Payload::Scroll(v) => serde_json::to_string(&Keyed("scroll", v)),
+        Payload::Input(v) => serde_json::to_string(&Keyed("input", v)),
+        Payload::MouseMove(v) => serde_json::to_string(&Keyed("mouseMove", v)),
+        Payload::VisibilityChange(v) => serde_json::to_string(&Keyed("visibilityChange", v)),
+        Payload::JsError(v) => serde_json::to_string(&Keyed("jsError", v)),
+        Payload::NetworkError(v) => serde_json::to_string(&Keyed("networkError", v)),
+        Payload::ConsoleLog(v) => serde_json::to_string(&Keyed("consoleLog", v)),
+        Payload::WebVitals(v) => serde_json::to_string(&Keyed("webVitals", v)),
+        Payload::PageLoad(v) => serde_json::to_string(&Keyed("pageLoad", v)),
+        Payload::ResourceLoad(v) => serde_json::to_string(&Keyed("resourceLoad", v)),
+        Payload::Custom(v) => serde_json::to_string(&Keyed("custom", v)),
+        Payload::ClickOutcome(v) => serde_json::to_string(&Keyed("clickOutcome", v)),
+    };
+    json.unwrap_or_default()
+}
+
+/// What the detectors need of an event, if anything, appended to `out` (a buffer the caller
+/// reuses from event to event).
+pub fn signals(envelope: &EventEnvelope, out: &mut Vec<Signal>) {
     let Some(event) = envelope.event.as_ref() else {
-        return vec![];
+        return;
     };
     let at_ms = event.timestamp.map(|t| t.unix_ms).unwrap_or_default();
-    let url = event
-        .page
-        .as_ref()
-        .map(|p| p.url.clone())
-        .unwrap_or_default();
+    let url = || {
+        event
+            .page
+            .as_ref()
+            .map(|p| p.url.clone())
+            .unwrap_or_default()
+    };
     match &event.payload {
         Some(Payload::Click(click)) => {
             let target = click.target.as_ref();
-            vec![Signal::Click(Click {
+            out.push(Signal::Click(Arc::new(Click {
                 event_id: event.event_id.clone(),
                 at_ms,
-                url,
+                url: url(),
                 x: click.page_x.max(click.x),
                 y: click.page_y.max(click.y),
                 selector: target.map(|t| t.selector.clone()).unwrap_or_default(),
                 selected_text: click.selected_text,
-            })]
+            })));
         }
-        Some(Payload::ClickOutcome(outcome)) => vec![Signal::ClickOutcome {
+        Some(Payload::ClickOutcome(outcome)) => out.push(Signal::ClickOutcome {
             click_event_id: outcome.click_event_id.clone(),
             at_ms,
             responded: outcome.dom_mutated
@@ -213,32 +286,118 @@ pub fn signals(envelope: &EventEnvelope) -> Vec<Signal> {
                 || outcome.scrolled
                 || outcome.focus_changed,
             editable_target: outcome.editable_target,
-        }],
-        Some(Payload::JsError(error)) => vec![Signal::JsError {
+        }),
+        Some(Payload::JsError(error)) => out.push(Signal::JsError {
             event_id: event.event_id.clone(),
             at_ms,
             message: error.message.clone(),
-        }],
-        Some(Payload::MouseMove(moves)) => moves
-            .positions
-            .iter()
-            .map(|p| Signal::MouseMove {
+        }),
+        Some(Payload::MouseMove(moves)) => {
+            out.extend(moves.positions.iter().map(|p| Signal::MouseMove {
                 at_ms: at_ms + i64::from(p.offset_ms),
                 x: p.x,
                 y: p.y,
-            })
-            .collect(),
-        Some(Payload::Scroll(scroll)) => vec![Signal::Scroll {
+            }));
+        }
+        Some(Payload::Scroll(scroll)) => out.push(Signal::Scroll {
             event_id: event.event_id.clone(),
             at_ms,
-            url,
+            url: url(),
             scroll_y: scroll.scroll_y,
-        }],
-        Some(Payload::PageView(_)) => vec![Signal::PageView {
+        }),
+        Some(Payload::PageView(_)) => out.push(Signal::PageView {
             event_id: event.event_id.clone(),
             at_ms,
-            url,
-        }],
-        _ => vec![],
+            url: url(),
+        }),
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use gosight_proto::event::Payload;
+    use gosight_proto::*;
+
+    use super::*;
+
+    #[test]
+    fn static_names_are_the_enum_spellings() {
+        for n in 0..=16 {
+            let ty = EventType::try_from(n).unwrap();
+            let derived = ty
+                .as_str_name()
+                .trim_start_matches("EVENT_TYPE_")
+                .to_ascii_lowercase();
+            assert_eq!(event_type_name(ty), derived);
+        }
+        for n in 1..=5 {
+            let ty = DeviceType::try_from(n).unwrap();
+            let derived = ty
+                .as_str_name()
+                .trim_start_matches("DEVICE_TYPE_")
+                .to_ascii_lowercase();
+            assert_eq!(device_type_name(ty), derived);
+        }
+        assert_eq!(device_type_name(DeviceType::Unspecified), "");
+    }
+
+    /// The column holds what the whole event's JSON says of its payload, under the same key.
+    #[test]
+    fn payload_json_is_the_events_payload_part() {
+        let payloads = [
+            Payload::PageView(PageViewPayload::default()),
+            Payload::Click(ClickPayload {
+                x: 3,
+                target: Some(TargetElement {
+                    selector: "#buy \"now\"".into(),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }),
+            Payload::Scroll(ScrollPayload {
+                scroll_y: 40,
+                ..Default::default()
+            }),
+            Payload::Input(InputPayload::default()),
+            Payload::MouseMove(MouseMovePayload {
+                positions: vec![MousePosition {
+                    x: 1,
+                    y: 2,
+                    offset_ms: 3,
+                }],
+                ..Default::default()
+            }),
+            Payload::VisibilityChange(VisibilityChangePayload::default()),
+            Payload::JsError(JsErrorPayload {
+                message: "boom".into(),
+                ..Default::default()
+            }),
+            Payload::NetworkError(NetworkErrorPayload::default()),
+            Payload::ConsoleLog(ConsoleLogPayload::default()),
+            Payload::WebVitals(WebVitalsPayload {
+                value: 1.5,
+                ..Default::default()
+            }),
+            Payload::PageLoad(PageLoadPayload::default()),
+            Payload::ResourceLoad(ResourceLoadPayload::default()),
+            Payload::Custom(CustomPayload {
+                name: "signup".into(),
+                ..Default::default()
+            }),
+            Payload::ClickOutcome(ClickOutcomePayload {
+                dom_mutated: true,
+                ..Default::default()
+            }),
+        ];
+        for payload in payloads {
+            let whole = serde_json::to_value(Event {
+                payload: Some(payload.clone()),
+                ..Default::default()
+            })
+            .unwrap();
+            let column: serde_json::Value = serde_json::from_str(&payload_json(&payload)).unwrap();
+            assert_eq!(column, whole, "{payload:?}");
+        }
     }
 }

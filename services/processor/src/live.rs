@@ -111,7 +111,7 @@ impl LiveUpdate {
                 project_id: row.project_id,
                 session_id: row.session_id,
                 event_type: event
-                    .map(|e| event_type_name(e.r#type()))
+                    .map(|e| event_type_name(e.r#type()).to_string())
                     .unwrap_or_default(),
                 label: match payload {
                     Some(Payload::Click(c)) => c

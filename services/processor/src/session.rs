@@ -104,8 +104,8 @@ impl SessionState {
         }
     }
 
-    fn seen(&mut self, event_id: &str) -> bool {
-        let Ok(id) = Uuid::try_parse(event_id) else {
+    fn seen(&mut self, event_id: Option<Uuid>) -> bool {
+        let Some(id) = event_id else {
             return false;
         };
         let id = id.as_u128();
@@ -124,13 +124,28 @@ impl SessionState {
 
     /// Counts one envelope read at `(partition, offset)`.
     pub fn apply(&mut self, envelope: &EventEnvelope, partition: i32, offset: i64) -> Applied {
+        let event_id = envelope
+            .event
+            .as_ref()
+            .and_then(|e| Uuid::try_parse(&e.event_id).ok());
+        self.apply_parsed(envelope, event_id, partition, offset)
+    }
+
+    /// [`SessionState::apply`] with the event id already parsed (`None`: not a UUID).
+    pub fn apply_parsed(
+        &mut self,
+        envelope: &EventEnvelope,
+        event_id: Option<Uuid>,
+        partition: i32,
+        offset: i64,
+    ) -> Applied {
         if partition == self.row.last_partition && offset <= self.row.last_offset {
             return Applied::Duplicate;
         }
         let Some(event) = envelope.event.as_ref() else {
             return Applied::Duplicate;
         };
-        if self.seen(&event.event_id) {
+        if self.seen(event_id) {
             return Applied::Duplicate;
         }
         self.row.last_partition = partition;
@@ -138,7 +153,8 @@ impl SessionState {
         let first = self.row.event_count == 0;
         self.row.event_count += 1;
         let at = datetime(event.timestamp.map(|t| t.unix_ms).unwrap_or_default());
-        let page = event.page.clone().unwrap_or_default();
+        let page = event.page.as_ref();
+        let url = page.map(|p| p.url.as_str()).unwrap_or_default();
         if first {
             self.row.started_at = at;
             self.row.ended_at = at;
@@ -155,14 +171,17 @@ impl SessionState {
             ((self.row.ended_at - self.row.started_at).whole_milliseconds()).max(0) as u64;
         if let Some(session) = &envelope.session
             && !session.user_id.is_empty()
+            && self.row.user_id != session.user_id
         {
-            self.row.user_id = session.user_id.clone();
+            self.row.user_id.clone_from(&session.user_id);
         }
-        if !page.url.is_empty() {
+        if let Some(page) = page
+            && !url.is_empty()
+        {
             if self.row.entry_url.is_empty() || earliest {
-                self.row.entry_url = page.url.clone();
-                self.row.entry_path = page.path.clone();
-                self.row.referrer = page.referrer.clone();
+                self.row.entry_url.clone_from(&page.url);
+                self.row.entry_path.clone_from(&page.path);
+                self.row.referrer.clone_from(&page.referrer);
                 for (name, field) in [
                     ("utm_source", &mut self.row.utm_source),
                     ("utm_medium", &mut self.row.utm_medium),
@@ -170,12 +189,14 @@ impl SessionState {
                     ("utm_term", &mut self.row.utm_term),
                     ("utm_content", &mut self.row.utm_content),
                 ] {
-                    *field = utm(&page.url, name);
+                    *field = utm(url, name);
                 }
             }
-            if at >= self.row.ended_at || self.row.exit_url.is_empty() {
-                self.row.exit_url = page.url.clone();
-                self.row.exit_path = page.path.clone();
+            if (at >= self.row.ended_at || self.row.exit_url.is_empty())
+                && self.row.exit_url != page.url
+            {
+                self.row.exit_url.clone_from(&page.url);
+                self.row.exit_path.clone_from(&page.path);
             }
         }
         match &event.payload {
@@ -217,11 +238,7 @@ impl SessionState {
             self.row.browser_version = ua.browser_version.clone();
             self.row.os = ua.os.clone();
             self.row.os_version = ua.os_version.clone();
-            self.row.device_type = ua
-                .device_type()
-                .as_str_name()
-                .trim_start_matches("DEVICE_TYPE_")
-                .to_ascii_lowercase();
+            self.row.device_type = crate::convert::device_type_name(ua.device_type()).to_string();
         }
     }
 

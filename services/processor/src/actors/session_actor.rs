@@ -13,7 +13,7 @@ use gosight_common::backend::{EventRow, InsightRow, SessionRow};
 use gosight_proto::EventEnvelope;
 use uuid::Uuid;
 
-use crate::convert::{datetime, event_row, signals};
+use crate::convert::{datetime, event_row_with_ids, signals};
 use crate::detect::{Finding, InsightKind, QUIET_AFTER, Thresholds, Windows};
 use crate::live::LiveUpdate;
 use crate::session::{Applied, SessionState};
@@ -110,23 +110,41 @@ impl SessionActor {
     }
 
     fn apply(&mut self, items: &[(i32, i64, Arc<EventEnvelope>)]) -> Output {
-        let mut output = Output::default();
+        let mut output = Output {
+            events: Vec::with_capacity(items.len()),
+            ..Output::default()
+        };
+        let mut signal_buffer = Vec::new();
         let stored = self.stored.take();
         for (partition, offset, envelope) in items {
             #[cfg(feature = "fault-injection")]
             inject_fault(envelope);
-            if self.state.apply(envelope, *partition, *offset) == Applied::Duplicate {
+            let event_id = envelope
+                .event
+                .as_ref()
+                .and_then(|e| Uuid::try_parse(&e.event_id).ok());
+            if self
+                .state
+                .apply_parsed(envelope, event_id, *partition, *offset)
+                == Applied::Duplicate
+            {
                 continue;
             }
-            if let Some(row) = event_row(envelope) {
-                output
-                    .live
-                    .push(LiveUpdate::from_event(&self.state.row, envelope));
+            let (project_id, session_id) = (self.state.row.project_id, self.state.row.session_id);
+            if let Some(row) =
+                event_id.and_then(|id| event_row_with_ids(envelope, project_id, session_id, id))
+            {
+                if LiveUpdate::worth_sending(envelope) {
+                    output
+                        .live
+                        .push(LiveUpdate::from_event(&self.state.row, envelope));
+                }
                 if !stored.as_ref().is_some_and(|s| s.contains(&row.event_id)) {
                     output.events.push(row);
                 }
             }
-            for signal in signals(envelope) {
+            signals(envelope, &mut signal_buffer);
+            for signal in signal_buffer.drain(..) {
                 let windows = self.windows.get_or_insert_with(Box::default);
                 for finding in windows.observe(&signal, &self.thresholds) {
                     let insight = self.insight(finding);

@@ -3,6 +3,7 @@
 //! it landed in an editable element or ended a text selection (both normally change nothing).
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 
 use serde_json::json;
 
@@ -14,7 +15,7 @@ const FORGET_AFTER_MS: i64 = 30_000;
 
 #[derive(Debug, Default)]
 pub struct DeadClickWindow {
-    pending: VecDeque<Click>,
+    pending: VecDeque<Arc<Click>>,
 }
 
 pub fn observe(w: &mut DeadClickWindow, signal: &Signal, t: &Thresholds) -> Option<Finding> {
@@ -53,7 +54,7 @@ pub fn observe(w: &mut DeadClickWindow, signal: &Signal, t: &Thresholds) -> Opti
                 y: click.y,
                 selector: click.selector.clone(),
                 details: json!({ "observed_ms": t.dead_click_window_ms }),
-                related_event_ids: vec![click.event_id],
+                related_event_ids: vec![click.event_id.clone()],
             })
         }
         _ => None,
@@ -65,7 +66,7 @@ mod tests {
     use super::*;
 
     fn click(id: &str, selected_text: bool) -> Signal {
-        Signal::Click(Click {
+        Signal::Click(Arc::new(Click {
             event_id: id.into(),
             at_ms: 1_000,
             url: "https://shop.example/".into(),
@@ -73,7 +74,7 @@ mod tests {
             y: 6,
             selector: "#buy".into(),
             selected_text,
-        })
+        }))
     }
 
     fn outcome(id: &str, responded: bool, editable_target: bool) -> Signal {

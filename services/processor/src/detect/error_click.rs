@@ -2,6 +2,7 @@
 //! the latest click before it; each click is blamed at most once.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 
 use serde_json::json;
 
@@ -11,7 +12,7 @@ const MAX_RECENT: usize = 16;
 
 #[derive(Debug, Default)]
 pub struct ErrorClickWindow {
-    recent: VecDeque<Click>,
+    recent: VecDeque<Arc<Click>>,
 }
 
 pub fn observe(w: &mut ErrorClickWindow, signal: &Signal, t: &Thresholds) -> Option<Finding> {
@@ -40,7 +41,7 @@ pub fn observe(w: &mut ErrorClickWindow, signal: &Signal, t: &Thresholds) -> Opt
                 y: click.y,
                 selector: click.selector.clone(),
                 details: json!({ "error": message, "delay_ms": at_ms - click.at_ms }),
-                related_event_ids: vec![click.event_id, event_id.clone()],
+                related_event_ids: vec![click.event_id.clone(), event_id.clone()],
             })
         }
         _ => None,
@@ -52,7 +53,7 @@ mod tests {
     use super::*;
 
     fn click(at_ms: i64) -> Signal {
-        Signal::Click(Click {
+        Signal::Click(Arc::new(Click {
             event_id: format!("c{at_ms}"),
             at_ms,
             url: "u".into(),
@@ -60,7 +61,7 @@ mod tests {
             y: 2,
             selector: "#pay".into(),
             selected_text: false,
-        })
+        }))
     }
 
     fn error(at_ms: i64) -> Signal {

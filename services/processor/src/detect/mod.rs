@@ -20,6 +20,8 @@ mod rage;
 mod scroll;
 mod thrash;
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 pub use dead::DeadClickWindow;
@@ -138,7 +140,8 @@ pub struct Click {
 /// What a detector is fed: the few event kinds detection looks at.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Signal {
-    Click(Click),
+    /// Shared: several windows keep the same click.
+    Click(Arc<Click>),
     /// The SDK's report on what followed a click.
     ClickOutcome {
         click_event_id: String,

@@ -3,6 +3,8 @@
 //! follows the previous one within `rage_window_ms`. When it ends, it is a rage click if some
 //! `rage_window_ms` span of it holds at least `rage_min_clicks` clicks: one finding per burst.
 
+use std::sync::Arc;
+
 use serde_json::json;
 
 use super::{Click, Finding, InsightKind, Signal, Thresholds};
@@ -12,7 +14,7 @@ const MAX_BURST: usize = 200;
 
 #[derive(Debug, Default)]
 pub struct RageWindow {
-    burst: Vec<Click>,
+    burst: Vec<Arc<Click>>,
     /// Clicks in the burst, including any past `MAX_BURST`.
     count: usize,
     last_ms: i64,
@@ -30,7 +32,7 @@ fn same_area(first: &Click, click: &Click, t: &Thresholds) -> bool {
 }
 
 /// Most clicks of `burst` inside any span of `window_ms`.
-fn densest(burst: &[Click], window_ms: i64) -> usize {
+fn densest(burst: &[Arc<Click>], window_ms: i64) -> usize {
     let mut best = 0;
     let mut start = 0;
     for end in 0..burst.len() {
@@ -100,7 +102,7 @@ mod tests {
     use super::*;
 
     fn click(at_ms: i64, x: i32, y: i32) -> Signal {
-        Signal::Click(Click {
+        Signal::Click(Arc::new(Click {
             event_id: format!("e{at_ms}"),
             at_ms,
             url: "https://shop.example/".into(),
@@ -108,7 +110,7 @@ mod tests {
             y,
             selector: String::new(),
             selected_text: false,
-        })
+        }))
     }
 
     fn run(signals: &[Signal]) -> Vec<Finding> {

@@ -62,10 +62,10 @@ pub fn observe(w: &mut ThrashWindow, signal: &Signal, t: &Thresholds) -> Option<
         }
         Signal::PageView { url, .. } => {
             finding = close(w, t);
-            w.url = url.clone();
+            w.url.clone_from(url);
             w.last = None;
         }
-        Signal::Click(click) => w.url = click.url.clone(),
+        Signal::Click(click) => w.url.clone_from(&click.url),
         _ => {}
     }
     finding
