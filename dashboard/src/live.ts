@@ -24,7 +24,7 @@ export type LiveMessage =
   | { type: "snapshot"; sessions: { session_id: string; user_id: string; started_at: string; last_seen_at: string; url: string; entry_url: string; page_count: number; event_count: number; country: string; device: string; browser: string; has_error: boolean; has_rage_click: boolean }[] }
   | { type: "started"; session_id: string; url: string; country: string; device: string; browser: string }
   | { type: "page"; session_id: string; url: string; at_ms: number }
-  | { type: "action"; session_id: string; event_type: string; label: string; at_ms: number }
+  | { type: "action"; session_id: string; event_type: string; label: string; at_ms: number; count?: number }
   | { type: "insight"; session_id: string; insight_type: string; url: string }
   | { type: "ended"; session_id: string; duration_ms: number; page_count: number };
 
@@ -93,7 +93,7 @@ export function applyLive(state: Map<string, LiveSession>, msg: LiveMessage, now
       s.last_action = `Visited ${pathOf(msg.url)}`;
       break;
     case "action":
-      s.event_count = prev.event_count + 1;
+      s.event_count = prev.event_count + (msg.count ?? 1);
       s.last_action = `${ACTION[msg.event_type] ?? msg.event_type}${msg.label ? ` “${msg.label.slice(0, 60)}”` : ""}`;
       if (msg.event_type === "js_error" || msg.event_type === "network_error") s.has_error = true;
       break;

@@ -90,6 +90,9 @@ describe("live sessions", () => {
     state = applyLive(state, { type: "action", session_id: "s1", event_type: "js_error", label: "boom", at_ms: at + 7_000 }, at + 7_000);
     expect(state.get("s1")).toMatchObject({ has_error: true, event_count: 4, last_action: "Error “boom”" });
     expect(before.get("s1")!.has_error).toBe(false);
+    // Actions folded by the processor count as many as they stand for.
+    state = applyLive(state, { type: "action", session_id: "s1", event_type: "click", label: "Buy", at_ms: at + 7_500, count: 3 }, at + 7_500);
+    expect(state.get("s1")).toMatchObject({ event_count: 7, last_action: "Clicked “Buy”" });
     state = applyLive(state, { type: "insight", session_id: "s1", insight_type: "rage_click", url: "" }, at + 8_000);
     expect(state.get("s1")!.has_rage_click).toBe(true);
     state = applyLive(state, { type: "ended", session_id: "s1", duration_ms: 9_000, page_count: 2 }, at + 9_000);

@@ -31,12 +31,15 @@ pub enum LiveUpdate {
         url: String,
         at_ms: i64,
     },
+    /// The latest action; `count` actions of the session since the previous update (clicks and
+    /// the like in one round are folded into one update, errors never are).
     Action {
         project_id: Uuid,
         session_id: Uuid,
         event_type: String,
         label: String,
         at_ms: i64,
+        count: u32,
     },
     Insight {
         project_id: Uuid,
@@ -124,7 +127,41 @@ impl LiveUpdate {
                     _ => String::new(),
                 },
                 at_ms,
+                count: 1,
             },
+        }
+    }
+
+    /// Folds `next` into `self` when both are actions a viewer need not see one by one (not
+    /// errors): `self` becomes the later one, counting both. `next` is handed back otherwise.
+    pub fn fold(&mut self, next: LiveUpdate) -> Option<LiveUpdate> {
+        let foldable = |ty: &str| ty != "js_error" && ty != "network_error";
+        match (&mut *self, next) {
+            (
+                LiveUpdate::Action {
+                    session_id,
+                    event_type,
+                    label,
+                    at_ms,
+                    count,
+                    ..
+                },
+                LiveUpdate::Action {
+                    session_id: next_session,
+                    event_type: next_type,
+                    label: next_label,
+                    at_ms: next_at,
+                    count: next_count,
+                    ..
+                },
+            ) if *session_id == next_session && foldable(event_type) && foldable(&next_type) => {
+                *event_type = next_type;
+                *label = next_label;
+                *at_ms = next_at;
+                *count += next_count;
+                None
+            }
+            (_, next) => Some(next),
         }
     }
 
@@ -144,5 +181,44 @@ impl LiveUpdate {
             duration_ms: row.duration_ms,
             page_count: row.page_count,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn action(session: Uuid, ty: &str, at_ms: i64) -> LiveUpdate {
+        LiveUpdate::Action {
+            project_id: Uuid::nil(),
+            session_id: session,
+            event_type: ty.into(),
+            label: format!("{ty}@{at_ms}"),
+            at_ms,
+            count: 1,
+        }
+    }
+
+    #[test]
+    fn actions_fold_into_the_latest_errors_do_not() {
+        let (a, b) = (Uuid::from_u128(1), Uuid::from_u128(2));
+        let mut first = action(a, "click", 1);
+        assert_eq!(first.fold(action(a, "input_change", 2)), None);
+        let LiveUpdate::Action { count: 2, event_type, at_ms: 2, .. } = &first else {
+            panic!("not folded: {first:?}");
+        };
+        assert_eq!(event_type, "input_change");
+        // Another session's action, an error, or anything after an error stays on its own.
+        assert!(first.fold(action(b, "click", 3)).is_some());
+        assert!(first.fold(action(a, "js_error", 4)).is_some());
+        let mut error = action(a, "js_error", 5);
+        assert!(error.fold(action(a, "click", 6)).is_some());
+        let mut page = LiveUpdate::Page {
+            project_id: Uuid::nil(),
+            session_id: a,
+            url: String::new(),
+            at_ms: 7,
+        };
+        assert!(page.fold(action(a, "click", 8)).is_some());
     }
 }

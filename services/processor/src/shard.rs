@@ -527,20 +527,25 @@ impl Shard {
         Ok(())
     }
 
+    /// Live updates go out with up to 64 in flight (issued in order, so a session's updates
+    /// arrive in order on one connection), not one round trip each.
     async fn publish_live(&self, updates: Vec<LiveUpdate>) {
+        use futures::StreamExt;
         let Some(live) = &self.live else { return };
-        for update in updates {
-            let Ok(payload) = serde_json::to_vec(&update) else {
-                continue;
-            };
-            if let Err(error) = live
-                .publish(&channel(update.project_id()), Bytes::from(payload))
-                .await
-            {
-                metrics::counter!("gosight_processor_live_errors_total").increment(1);
-                tracing::debug!(%error, "live update not published");
-            }
-        }
+        futures::stream::iter(updates)
+            .filter_map(|update| async move {
+                let payload = serde_json::to_vec(&update).ok()?;
+                Some((channel(update.project_id()), Bytes::from(payload)))
+            })
+            .map(|(channel, payload)| async move { live.publish(&channel, payload).await })
+            .buffered(64)
+            .for_each(|result| async move {
+                if let Err(error) = result {
+                    metrics::counter!("gosight_processor_live_errors_total").increment(1);
+                    tracing::debug!(%error, "live update not published");
+                }
+            })
+            .await;
     }
 
     async fn commit(&self, offsets: &HashMap<(String, i32), i64>) -> Result<(), ProcessorError> {

@@ -135,9 +135,12 @@ impl SessionActor {
                 event_id.and_then(|id| event_row_with_ids(envelope, project_id, session_id, id))
             {
                 if LiveUpdate::worth_sending(envelope) {
-                    output
-                        .live
-                        .push(LiveUpdate::from_event(&self.state.row, envelope));
+                    let update = LiveUpdate::from_event(&self.state.row, envelope);
+                    let unfolded = match output.live.last_mut() {
+                        Some(last) => last.fold(update),
+                        None => Some(update),
+                    };
+                    output.live.extend(unfolded);
                 }
                 if !stored.as_ref().is_some_and(|s| s.contains(&row.event_id)) {
                     output.events.push(row);
