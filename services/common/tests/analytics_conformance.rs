@@ -799,6 +799,7 @@ macro_rules! conformance {
                         &dir.path().join("analytics.db"),
                         gosight_common::backend::Durability::Process,
                     )
+                    .await
                     .unwrap();
                     super::$case(&store).await;
                 }

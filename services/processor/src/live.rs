@@ -204,7 +204,13 @@ mod tests {
         let (a, b) = (Uuid::from_u128(1), Uuid::from_u128(2));
         let mut first = action(a, "click", 1);
         assert_eq!(first.fold(action(a, "input_change", 2)), None);
-        let LiveUpdate::Action { count: 2, event_type, at_ms: 2, .. } = &first else {
+        let LiveUpdate::Action {
+            count: 2,
+            event_type,
+            at_ms: 2,
+            ..
+        } = &first
+        else {
             panic!("not folded: {first:?}");
         };
         assert_eq!(event_type, "input_change");

@@ -1,20 +1,27 @@
-//! One SQLite database file shared by the embedded backends: a writer connection and a small
-//! pool of readers (WAL, so readers never wait for the writer), with numbered migrations
-//! applied once on open (`PRAGMA user_version` counts the applied ones).
+//! One SQLite database file as the embedded backends use it: a writer connection and a fixed
+//! pool of read-only readers (WAL, so readers never wait for the writer), with the numbered
+//! migrations of one `sql/sqlite/<name>` directory applied on open through the shared migration
+//! runner (history in `gosight_schema_migrations`, checksums checked).
 //!
 //! rusqlite is synchronous: every statement runs on the blocking thread pool, never on the
-//! async runtime. Durability: WAL with `synchronous = NORMAL` keeps every committed
-//! transaction through a crash of the process (`kill -9`); `FULL` also through a power loss.
+//! async runtime; a task waiting for the writer or for a free reader waits asynchronously.
+//! Durability: WAL with `synchronous = NORMAL` keeps every committed transaction through a crash
+//! of the process (`kill -9`); `FULL` also through a power loss.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, PoisonError};
+use std::time::Duration;
 
-use rusqlite::Connection;
+use rusqlite::{Connection, OpenFlags};
+use tokio::sync::{Mutex, Semaphore};
 
 use crate::error::{Error, Result};
+use crate::migrate::{self, SqliteTarget};
 
-/// Most idle reader connections kept open.
-const MAX_IDLE_READERS: usize = 8;
+/// Read-only connections per database.
+pub const READERS: usize = 4;
+/// How long a statement waits for another process's write lock before failing as busy.
+pub const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How committed transactions reach the disk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -26,81 +33,107 @@ pub enum Durability {
     Machine,
 }
 
+/// Cheap to clone: clones share the connections.
 #[derive(Clone)]
 pub struct SqliteDb {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
     path: PathBuf,
     durability: Durability,
     writer: Arc<Mutex<Connection>>,
-    readers: Arc<Mutex<Vec<Connection>>>,
+    /// Idle readers; a reader is taken out while a statement runs on it.
+    readers: std::sync::Mutex<Vec<Connection>>,
+    /// One permit per reader, so a read waits (asynchronously) for a free connection.
+    reader_slots: Arc<Semaphore>,
 }
 
 impl std::fmt::Debug for SqliteDb {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SqliteDb")
-            .field("path", &self.path)
+            .field("path", &self.inner.path)
             .finish_non_exhaustive()
     }
 }
 
-fn configure(conn: &Connection, durability: Durability) -> Result<()> {
-    conn.busy_timeout(std::time::Duration::from_secs(10))?;
-    conn.pragma_update(None, "journal_mode", "WAL")?;
+fn configure(conn: &Connection, durability: Durability) -> rusqlite::Result<()> {
+    conn.busy_timeout(BUSY_TIMEOUT)?;
     let sync = match durability {
         Durability::Process => "NORMAL",
         Durability::Machine => "FULL",
     };
     conn.pragma_update(None, "synchronous", sync)?;
-    conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.pragma_update(None, "foreign_keys", true)?;
     conn.pragma_update(None, "temp_store", "MEMORY")?;
     conn.pragma_update(None, "cache_size", -16_000)?;
     Ok(())
 }
 
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
+/// A reader: opened read-write (a WAL reader writes the shared-memory index) but refusing to
+/// change the database.
+fn open_reader(path: &Path, durability: Durability) -> rusqlite::Result<Connection> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    configure(&conn, durability)?;
+    conn.pragma_update(None, "query_only", true)?;
+    Ok(conn)
+}
+
+fn task_failed(error: tokio::task::JoinError) -> Error {
+    Error::Task(error.to_string())
 }
 
 impl SqliteDb {
-    /// Opens (creating it if needed) the database at `path` and applies the `migrations` not
-    /// yet applied, in order, each in its own transaction.
-    pub fn open(path: &Path, durability: Durability, migrations: &[&str]) -> Result<Self> {
-        if let Some(dir) = path.parent()
-            && !dir.as_os_str().is_empty()
-        {
-            std::fs::create_dir_all(dir)?;
-        }
-        let mut writer = Connection::open(path)?;
-        configure(&writer, durability)?;
-        let applied: i64 = writer.pragma_query_value(None, "user_version", |r| r.get(0))?;
-        let applied = usize::try_from(applied).unwrap_or(0);
-        if applied > migrations.len() {
-            return Err(Error::Invalid(format!(
-                "{} was written by a newer GoSight (schema version {applied}, this one knows {})",
-                path.display(),
-                migrations.len()
-            )));
-        }
-        for (index, sql) in migrations.iter().enumerate().skip(applied) {
-            let tx = writer.transaction()?;
-            tx.execute_batch(sql).map_err(|e| Error::Migration {
-                file: format!("{} #{}", path.display(), index + 1),
-                message: e.to_string(),
-            })?;
-            tx.pragma_update(None, "user_version", (index + 1) as i64)?;
-            tx.commit()?;
-        }
+    /// Opens (creating it and its directory if needed) the database at `path` and applies the
+    /// migrations of `sql/<migrations>` (e.g. `sqlite/metadata`) it does not have yet.
+    pub async fn open(path: &Path, durability: Durability, migrations: &str) -> Result<Self> {
+        let path = path.to_path_buf();
+        let opened = path.clone();
+        let (writer, readers) = tokio::task::spawn_blocking(move || {
+            if let Some(dir) = opened.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir)?;
+            }
+            let writer = Connection::open(&opened)?;
+            configure(&writer, durability)?;
+            let mode: String =
+                writer.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))?;
+            if !mode.eq_ignore_ascii_case("wal") {
+                return Err(Error::Invalid(format!(
+                    "sqlite {}: journal mode {mode}, WAL needed",
+                    opened.display()
+                )));
+            }
+            let readers = (0..READERS)
+                .map(|_| open_reader(&opened, durability))
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok::<_, Error>((writer, readers))
+        })
+        .await
+        .map_err(task_failed)??;
+        let writer = Arc::new(Mutex::new(writer));
+        migrate::run(
+            &SqliteTarget::new(writer.clone()),
+            &migrate::embedded(migrations)?,
+            &crate::retention::RetentionConfig::default(),
+        )
+        .await?;
         Ok(Self {
-            path: path.to_path_buf(),
-            durability,
-            writer: Arc::new(Mutex::new(writer)),
-            readers: Arc::new(Mutex::new(Vec::new())),
+            inner: Arc::new(Inner {
+                path,
+                durability,
+                writer,
+                readers: std::sync::Mutex::new(readers),
+                reader_slots: Arc::new(Semaphore::new(READERS)),
+            }),
         })
     }
 
+    /// The database file.
     pub fn path(&self) -> &Path {
-        &self.path
+        &self.inner.path
     }
 
     /// Runs `f` on the writer connection (writes are serialised).
@@ -109,10 +142,10 @@ impl SqliteDb {
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> Result<T> + Send + 'static,
     {
-        let writer = self.writer.clone();
-        tokio::task::spawn_blocking(move || f(&mut lock(&writer)))
+        let mut connection = self.inner.writer.clone().lock_owned().await;
+        tokio::task::spawn_blocking(move || f(&mut connection))
             .await
-            .map_err(|e| Error::Invalid(format!("sqlite task failed: {e}")))?
+            .map_err(task_failed)?
     }
 
     /// Runs `f` on a reader connection: it sees the last committed state.
@@ -121,25 +154,35 @@ impl SqliteDb {
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T> + Send + 'static,
     {
-        let db = self.clone();
+        let permit = self
+            .inner
+            .reader_slots
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|e| Error::Task(e.to_string()))?;
+        let inner = self.inner.clone();
         tokio::task::spawn_blocking(move || {
-            let idle = lock(&db.readers).pop();
-            let conn = match idle {
-                Some(conn) => conn,
-                None => {
-                    let conn = Connection::open(&db.path)?;
-                    configure(&conn, db.durability)?;
-                    conn
-                }
+            let _permit = permit;
+            let idle = inner
+                .readers
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .pop();
+            // A reader is missing only if a statement on it panicked; open a replacement.
+            let connection = match idle {
+                Some(connection) => connection,
+                None => open_reader(&inner.path, inner.durability)?,
             };
-            let result = f(&conn);
-            let mut readers = lock(&db.readers);
-            if readers.len() < MAX_IDLE_READERS {
-                readers.push(conn);
-            }
+            let result = f(&connection);
+            inner
+                .readers
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(connection);
             result
         })
         .await
-        .map_err(|e| Error::Invalid(format!("sqlite task failed: {e}")))?
+        .map_err(task_failed)?
     }
 }

@@ -4,77 +4,39 @@
 //! runner (each file once). The file is in WAL mode with foreign keys on, so readers never wait
 //! for the writer and deleting a project cascades as on PostgreSQL.
 //!
-//! rusqlite is synchronous, so every statement runs on tokio's blocking pool, never on the
-//! async runtime:
-//!
-//! - One writer connection behind an async mutex: writes are serialised in the process, and
-//!   each multi-statement write is one `BEGIN IMMEDIATE` transaction, which is what makes the
-//!   first-user, token-rotation and last-owner checks atomic (also against another process
-//!   on the same file, which waits up to [`BUSY_TIMEOUT`]).
-//! - [`READERS`] read-only connections, handed out under a semaphore.
+//! Connections are [`SqliteDb`]'s, as for the embedded analytics store: one writer, so writes
+//! are serialised in the process, and each multi-statement write is one `BEGIN IMMEDIATE`
+//! transaction, which is what makes the first-user, token-rotation and last-owner checks atomic
+//! (also against another process on the same file, which waits up to
+//! [`super::sqlite_db::BUSY_TIMEOUT`]); reads on the read-only pool.
 
 mod codec;
 mod rows;
 
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, PoisonError};
-use std::time::Duration;
+use std::path::Path;
 
 use async_trait::async_trait;
-use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
-use tokio::sync::{Mutex, Semaphore};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use uuid::Uuid;
 
 use self::codec::{Id, Json, Micros, opt_id, opt_micros};
 use self::rows::{KEY, PROJECT, PROJECT_P, RULE, TOKEN, USER};
 use super::metadata::*;
+use super::sqlite_db::{Durability, SqliteDb};
 use crate::error::{Error, Result};
-use crate::migrate::{self, SqliteTarget};
-
-/// Read-only connections kept open.
-pub const READERS: usize = 4;
-/// How long a statement waits for another process's write lock before failing as busy.
-pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// [`MetadataStore`] on an embedded SQLite file; cheap to clone.
 #[derive(Clone)]
 pub struct SqliteMetadata {
-    inner: Arc<Inner>,
-}
-
-struct Inner {
-    path: PathBuf,
-    writer: Arc<Mutex<Connection>>,
-    /// Idle readers; a reader is taken out while a statement runs on it.
-    readers: std::sync::Mutex<Vec<Connection>>,
-    /// One permit per reader, so a read waits (asynchronously) for a free connection.
-    reader_slots: Arc<Semaphore>,
+    db: SqliteDb,
 }
 
 impl std::fmt::Debug for SqliteMetadata {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SqliteMetadata")
-            .field("path", &self.inner.path)
+            .field("path", &self.db.path())
             .finish_non_exhaustive()
     }
-}
-
-fn configure(connection: &Connection) -> rusqlite::Result<()> {
-    connection.busy_timeout(BUSY_TIMEOUT)?;
-    connection.pragma_update(None, "foreign_keys", true)?;
-    Ok(())
-}
-
-/// A reader: opened read-write (a WAL reader writes the shared-memory index) but refusing to
-/// change the database.
-fn open_reader(path: &Path) -> rusqlite::Result<Connection> {
-    let connection = Connection::open_with_flags(
-        path,
-        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )?;
-    configure(&connection)?;
-    connection.pragma_update(None, "query_only", true)?;
-    Ok(connection)
 }
 
 /// A unique violation becomes `Conflict(field)`; anything else stays a storage error.
@@ -93,106 +55,32 @@ fn conflict(field: &'static str) -> impl Fn(rusqlite::Error) -> Error {
     }
 }
 
-fn task_failed(error: tokio::task::JoinError) -> Error {
-    Error::Task(error.to_string())
-}
-
 impl SqliteMetadata {
     /// Opens (creating it and its directory if needed) the file at `path`, e.g.
     /// `DIR/metadata.db`, and applies the migrations it does not have yet.
     pub async fn open(path: impl AsRef<Path>) -> Result<Self> {
-        let path = path.as_ref().to_path_buf();
-        let opened = path.clone();
-        let (writer, readers) = tokio::task::spawn_blocking(move || {
-            if let Some(dir) = opened.parent().filter(|d| !d.as_os_str().is_empty()) {
-                std::fs::create_dir_all(dir)?;
-            }
-            let writer = Connection::open(&opened)?;
-            configure(&writer)?;
-            let mode: String =
-                writer.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))?;
-            if !mode.eq_ignore_ascii_case("wal") {
-                return Err(Error::Invalid(format!(
-                    "sqlite {}: journal mode {mode}, WAL needed",
-                    opened.display()
-                )));
-            }
-            let readers = (0..READERS)
-                .map(|_| open_reader(&opened))
-                .collect::<rusqlite::Result<Vec<_>>>()?;
-            Ok::<_, Error>((writer, readers))
-        })
-        .await
-        .map_err(task_failed)??;
-        let writer = Arc::new(Mutex::new(writer));
-        let migrations = migrate::embedded("sqlite/metadata")?;
-        migrate::run(
-            &SqliteTarget::new(writer.clone()),
-            &migrations,
-            &crate::retention::RetentionConfig::default(),
-        )
-        .await?;
-        Ok(Self {
-            inner: Arc::new(Inner {
-                path,
-                writer,
-                readers: std::sync::Mutex::new(readers),
-                reader_slots: Arc::new(Semaphore::new(READERS)),
-            }),
-        })
+        // Metadata changes are few and matter: each commit is synced to the disk.
+        let db = SqliteDb::open(path.as_ref(), Durability::Machine, "sqlite/metadata").await?;
+        Ok(Self { db })
     }
 
     /// The database file.
     pub fn path(&self) -> &Path {
-        &self.inner.path
+        self.db.path()
     }
 
-    /// Runs `f` on a reader on the blocking pool.
     async fn read<T: Send + 'static>(
         &self,
         f: impl FnOnce(&Connection) -> Result<T> + Send + 'static,
     ) -> Result<T> {
-        let permit = self
-            .inner
-            .reader_slots
-            .clone()
-            .acquire_owned()
-            .await
-            .map_err(|e| Error::Task(e.to_string()))?;
-        let inner = self.inner.clone();
-        tokio::task::spawn_blocking(move || {
-            let _permit = permit;
-            let idle = inner
-                .readers
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .pop();
-            // A reader is missing only if a statement on it panicked; open a replacement.
-            let connection = match idle {
-                Some(connection) => connection,
-                None => open_reader(&inner.path)?,
-            };
-            let result = f(&connection);
-            inner
-                .readers
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .push(connection);
-            result
-        })
-        .await
-        .map_err(task_failed)?
+        self.db.read(f).await
     }
 
-    /// Runs `f` on the writer on the blocking pool.
     async fn write<T: Send + 'static>(
         &self,
         f: impl FnOnce(&mut Connection) -> Result<T> + Send + 'static,
     ) -> Result<T> {
-        let mut connection = self.inner.writer.clone().lock_owned().await;
-        tokio::task::spawn_blocking(move || f(&mut connection))
-            .await
-            .map_err(task_failed)?
+        self.db.write(f).await
     }
 }
 

@@ -133,10 +133,8 @@ pub async fn run(
         .with_context(|| format!("creating the data directory {}", data_dir.display()))?;
     let meta: Arc<dyn MetadataStore> =
         Arc::new(SqliteMetadata::open(data_dir.join("metadata.db")).await?);
-    let analytics: Arc<dyn AnalyticsStore> = Arc::new(SqliteAnalytics::open(
-        &data_dir.join("analytics.db"),
-        Durability::Process,
-    )?);
+    let analytics: Arc<dyn AnalyticsStore> =
+        Arc::new(SqliteAnalytics::open(&data_dir.join("analytics.db"), Durability::Process).await?);
     let bus = LocalBus::open(&LocalBusConfig {
         partitions: 4,
         ..LocalBusConfig::at(data_dir.join("bus.db"))

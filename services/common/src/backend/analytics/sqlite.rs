@@ -24,10 +24,6 @@ use crate::backend::sqlite_db::{Durability, SqliteDb};
 use crate::error::{Error, Result};
 use rows::*;
 
-const MIGRATIONS: &[&str] = &[include_str!(
-    "../../../../../sql/sqlite/analytics/0001_analytics.sql"
-)];
-
 /// Replay chunks read per round trip while streaming.
 const REPLAY_PAGE: i64 = 8;
 const DAY_MS: i64 = 86_400_000;
@@ -353,9 +349,9 @@ fn heatmap(conn: &Connection, project: &str, query: &HeatmapQuery) -> Result<Hea
 
 impl SqliteAnalytics {
     /// Opens (creating and migrating as needed) the store in the file at `path`.
-    pub fn open(path: &Path, durability: Durability) -> Result<Self> {
+    pub async fn open(path: &Path, durability: Durability) -> Result<Self> {
         Ok(Self {
-            db: SqliteDb::open(path, durability, MIGRATIONS)?,
+            db: SqliteDb::open(path, durability, "sqlite/analytics").await?,
         })
     }
 
