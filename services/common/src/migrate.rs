@@ -31,7 +31,7 @@ mod sqlite_target;
 pub use clickhouse_target::ClickHouseTarget;
 pub use postgres_target::PostgresTarget;
 pub use split::split_statements;
-pub use sqlite_target::SqliteTarget;
+pub use sqlite_target::{HISTORY_TABLE as SQLITE_HISTORY_TABLE, SqliteTarget};
 
 /// The migrations shipped inside the binary.
 pub static EMBEDDED: include_dir::Dir<'static> =

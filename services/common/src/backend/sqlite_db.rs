@@ -86,17 +86,52 @@ fn task_failed(error: tokio::task::JoinError) -> Error {
     Error::Task(error.to_string())
 }
 
+/// Files written by releases that counted applied migrations in `PRAGMA user_version` (the
+/// first N files of the directory) get those N recorded in `gosight_schema_migrations`, so the
+/// runner continues after them instead of applying them again.
+fn adopt_user_version(conn: &mut Connection, migrations: &[migrate::Migration]) -> Result<()> {
+    let counted: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    let has_history: bool = conn.query_row(
+        "SELECT count(*) > 0 FROM sqlite_master WHERE name = 'gosight_schema_migrations'",
+        [],
+        |r| r.get(0),
+    )?;
+    if counted <= 0 || has_history {
+        return Ok(());
+    }
+    let counted = usize::try_from(counted).unwrap_or(usize::MAX);
+    if counted > migrations.len() {
+        return Err(Error::Invalid(format!(
+            "sqlite: the file has {counted} migrations applied, this build knows {}",
+            migrations.len()
+        )));
+    }
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    tx.execute_batch(migrate::SQLITE_HISTORY_TABLE)?;
+    for migration in &migrations[..counted] {
+        tx.execute(
+            "INSERT INTO gosight_schema_migrations (version, file, checksum) VALUES (?1, ?2, ?3)",
+            rusqlite::params![migration.version, migration.file, migration.checksum],
+        )?;
+    }
+    tx.pragma_update(None, "user_version", 0)?;
+    tx.commit()?;
+    Ok(())
+}
+
 impl SqliteDb {
     /// Opens (creating it and its directory if needed) the database at `path` and applies the
     /// migrations of `sql/<migrations>` (e.g. `sqlite/metadata`) it does not have yet.
     pub async fn open(path: &Path, durability: Durability, migrations: &str) -> Result<Self> {
         let path = path.to_path_buf();
         let opened = path.clone();
+        let files = migrate::embedded(migrations)?;
+        let legacy = files.clone();
         let (writer, readers) = tokio::task::spawn_blocking(move || {
             if let Some(dir) = opened.parent().filter(|d| !d.as_os_str().is_empty()) {
                 std::fs::create_dir_all(dir)?;
             }
-            let writer = Connection::open(&opened)?;
+            let mut writer = Connection::open(&opened)?;
             configure(&writer, durability)?;
             let mode: String =
                 writer.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))?;
@@ -106,6 +141,7 @@ impl SqliteDb {
                     opened.display()
                 )));
             }
+            adopt_user_version(&mut writer, &legacy)?;
             let readers = (0..READERS)
                 .map(|_| open_reader(&opened, durability))
                 .collect::<rusqlite::Result<Vec<_>>>()?;
@@ -116,7 +152,7 @@ impl SqliteDb {
         let writer = Arc::new(Mutex::new(writer));
         migrate::run(
             &SqliteTarget::new(writer.clone()),
-            &migrate::embedded(migrations)?,
+            &files,
             &crate::retention::RetentionConfig::default(),
         )
         .await?;
@@ -184,5 +220,57 @@ impl SqliteDb {
         })
         .await
         .map_err(task_failed)?
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_file_counting_migrations_in_user_version_is_adopted_not_migrated_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("analytics.db");
+        let files = migrate::embedded("sqlite/analytics").unwrap();
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(&files[0].sql).unwrap();
+            conn.pragma_update(None, "user_version", 1).unwrap();
+        }
+        let db = SqliteDb::open(&path, Durability::Process, "sqlite/analytics")
+            .await
+            .unwrap();
+        let (history, counted): (Vec<String>, i64) = db
+            .write(|c| {
+                let mut s = c.prepare("SELECT file FROM gosight_schema_migrations ORDER BY 1")?;
+                let files = s
+                    .query_map([], |r| r.get(0))?
+                    .collect::<rusqlite::Result<_>>()?;
+                Ok((
+                    files,
+                    c.pragma_query_value(None, "user_version", |r| r.get(0))?,
+                ))
+            })
+            .await
+            .unwrap();
+        let expected: Vec<String> = files.iter().map(|m| m.file.clone()).collect();
+        assert_eq!(history, expected);
+        assert_eq!(counted, 0);
+    }
+
+    #[tokio::test]
+    async fn a_file_from_a_newer_build_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("analytics.db");
+        Connection::open(&path)
+            .unwrap()
+            .pragma_update(None, "user_version", 99)
+            .unwrap();
+        let error = SqliteDb::open(&path, Durability::Process, "sqlite/analytics")
+            .await
+            .unwrap_err();
+        assert!(error.to_string().contains("99 migrations"), "{error}");
     }
 }

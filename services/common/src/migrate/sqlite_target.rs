@@ -12,6 +12,14 @@ use tokio::sync::Mutex;
 use super::{Migration, MigrationTarget};
 use crate::error::{Error, Result};
 
+/// The history table, created on first use.
+pub const HISTORY_TABLE: &str = "CREATE TABLE IF NOT EXISTS gosight_schema_migrations (
+    version INTEGER PRIMARY KEY,
+    file TEXT NOT NULL,
+    checksum TEXT NOT NULL,
+    applied_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+) STRICT";
+
 /// A SQLite database reached through one connection that the target shares with its owner.
 #[derive(Debug, Clone)]
 pub struct SqliteTarget {
@@ -43,14 +51,7 @@ impl MigrationTarget for SqliteTarget {
 
     async fn prepare(&self) -> Result<()> {
         self.with(|c| {
-            c.execute_batch(
-                "CREATE TABLE IF NOT EXISTS gosight_schema_migrations (
-                    version INTEGER PRIMARY KEY,
-                    file TEXT NOT NULL,
-                    checksum TEXT NOT NULL,
-                    applied_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
-                ) STRICT",
-            )?;
+            c.execute_batch(HISTORY_TABLE)?;
             Ok(())
         })
         .await
