@@ -23,7 +23,7 @@ struct Seeded {
     s3: Uuid,
 }
 
-fn event(p: Uuid, s: Uuid, ty: &str, ago_s: i64, path: &str) -> EventRow {
+fn event(p: Uuid, s: Uuid, ty: &'static str, ago_s: i64, path: &str) -> EventRow {
     let mut row = EventRow::new(
         p,
         s,
@@ -32,7 +32,7 @@ fn event(p: Uuid, s: Uuid, ty: &str, ago_s: i64, path: &str) -> EventRow {
         OffsetDateTime::now_utc() - Duration::seconds(ago_s),
     );
     row.path = path.into();
-    row.url = format!("https://shop.example.com{path}");
+    row.url = format!("https://shop.example.com{path}").into();
     row.viewport_width = 1280;
     row.payload = "{}".into();
     row
@@ -407,7 +407,7 @@ async fn overview_counts_partial_and_whole_hours_once() {
         .replace_nanosecond(0)
         .unwrap()
         - Duration::hours(5);
-    let at = |ty: &str, seconds: i64, path: &str| {
+    let at = |ty: &'static str, seconds: i64, path: &str| {
         let mut row = event(project, session, ty, 0, path);
         row.timestamp = base + Duration::seconds(seconds);
         row

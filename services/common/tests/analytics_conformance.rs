@@ -29,7 +29,7 @@ fn range(from_ms: i64, to_ms: i64) -> TimeRange {
     TimeRange { from_ms, to_ms }
 }
 
-fn event(project: Uuid, session: Uuid, kind: &str, ms: i64) -> EventRow {
+fn event(project: Uuid, session: Uuid, kind: &'static str, ms: i64) -> EventRow {
     let mut row = EventRow::new(project, session, Uuid::new_v4(), kind, at(ms));
     row.received_at = at(ms + 5);
     row
@@ -660,7 +660,7 @@ async fn insights_and_errors_are_grouped(store: &dyn AnalyticsStore) {
     assert_eq!(mine[0].details, "{\"clicks\":6}");
     assert_eq!(mine[0].insight_type, "rage_click");
 
-    let error = |session: Uuid, kind: &str, fingerprint: u64, message: &str, ms: i64| {
+    let error = |session: Uuid, kind: &'static str, fingerprint: u64, message: &str, ms: i64| {
         let mut e = event(project, session, kind, ms);
         e.error_fingerprint = fingerprint;
         e.error_message = message.into();

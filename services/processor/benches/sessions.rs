@@ -46,6 +46,12 @@ fn envelope(project: Uuid, session: Uuid, n: usize) -> Arc<EventEnvelope> {
             x: (n * 13 % 800) as i32,
             y: 200,
             viewport_width: 1280,
+            target: Some(TargetElement {
+                tag: "button".into(),
+                selector: "main > div.product > button.add-to-cart".into(),
+                text: "Add to cart".into(),
+                ..Default::default()
+            }),
             ..Default::default()
         }),
     };
@@ -56,9 +62,38 @@ fn envelope(project: Uuid, session: Uuid, n: usize) -> Arc<EventEnvelope> {
     };
     Arc::new(EventEnvelope {
         project_id: project.to_string(),
+        // As ingest hands it on: user, device, geo and parsed user agent filled in.
         session: Some(SessionMeta {
             session_id: session.to_string(),
+            user_id: "user-4711".into(),
+            anonymous_id: "anon-0b1c2d3e".into(),
+            device: Some(Device {
+                screen_width: 1920,
+                screen_height: 1080,
+                viewport_width: 1280,
+                viewport_height: 720,
+                language: "en-GB".into(),
+                timezone: "Europe/Berlin".into(),
+                ..Default::default()
+            }),
             ..Default::default()
+        }),
+        received_at: Some(Timestamp {
+            unix_ms: 1_763_700_000_050 + n as i64 * 100,
+        }),
+        geo: Some(Geo {
+            country_code: "DE".into(),
+            subdivision_code: "BE".into(),
+            subdivision_name: "Berlin".into(),
+            city: "Berlin".into(),
+        }),
+        user_agent: Some(UserAgentInfo {
+            browser: "Chrome".into(),
+            browser_version: "131.0".into(),
+            os: "Windows".into(),
+            os_version: "10".into(),
+            device_type: DeviceType::Desktop as i32,
+            is_bot: false,
         }),
         event: Some(Event {
             event_id: Uuid::new_v4().to_string(),
@@ -67,9 +102,10 @@ fn envelope(project: Uuid, session: Uuid, n: usize) -> Arc<EventEnvelope> {
                 unix_ms: 1_763_700_000_000 + n as i64 * 100,
             }),
             page: Some(Page {
-                url: "https://shop.example/p".into(),
-                path: "/p".into(),
-                ..Default::default()
+                url: "https://shop.example/products/garden-chair?ref=home".into(),
+                path: "/products/garden-chair".into(),
+                title: "Garden chair – Shop".into(),
+                referrer: "https://www.google.com/".into(),
             }),
             sequence: n as u64,
             payload: Some(payload),

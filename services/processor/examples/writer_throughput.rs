@@ -39,8 +39,8 @@ fn main() {
                     .map(|i| {
                         let n = b * 10_000 + i;
                         let mut row = EventRow::new(project, sessions[n % 1000], Uuid::new_v4(), "click", now - Duration::from_millis(n as u64));
-                        row.url = format!("https://shop.example/products/{}", n % 500);
-                        row.path = format!("/products/{}", n % 500);
+                        row.url = format!("https://shop.example/products/{}", n % 500).into();
+                        row.path = format!("/products/{}", n % 500).into();
                         row.x = (n % 1280) as i32;
                         row.viewport_width = 1280;
                         row.target_selector = "main > button.buy".into();

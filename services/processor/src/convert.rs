@@ -76,7 +76,41 @@ pub fn event_row(envelope: &EventEnvelope) -> Option<EventRow> {
     let project_id = Uuid::try_parse(&envelope.project_id).ok()?;
     let session_id = Uuid::try_parse(&session.session_id).ok()?;
     let event_id = Uuid::try_parse(&event.event_id).ok()?;
-    event_row_with_ids(envelope, project_id, session_id, event_id)
+    event_row_with_ids(
+        envelope,
+        project_id,
+        session_id,
+        event_id,
+        &mut SharedStrings::default(),
+    )
+}
+
+/// The columns whose values repeat from event to event of a session (user, page, geo, user
+/// agent). Rows built with the same `SharedStrings` share one allocation per distinct value
+/// instead of each owning a copy: a session actor keeps one for the length of a message.
+#[derive(Debug, Default)]
+pub struct SharedStrings {
+    user_id: Arc<str>,
+    anonymous_id: Arc<str>,
+    url: Arc<str>,
+    path: Arc<str>,
+    title: Arc<str>,
+    referrer: Arc<str>,
+    country_code: Arc<str>,
+    subdivision: Arc<str>,
+    city: Arc<str>,
+    browser: Arc<str>,
+    browser_version: Arc<str>,
+    os: Arc<str>,
+    os_version: Arc<str>,
+}
+
+/// `value`, shared with the previous row's if it is the same.
+fn share(slot: &mut Arc<str>, value: &str) -> Arc<str> {
+    if **slot != *value {
+        *slot = Arc::from(value);
+    }
+    slot.clone()
 }
 
 /// [`event_row`] for a caller that has already parsed the envelope's three ids (a session actor
@@ -86,6 +120,7 @@ pub fn event_row_with_ids(
     project_id: Uuid,
     session_id: Uuid,
     event_id: Uuid,
+    shared: &mut SharedStrings,
 ) -> Option<EventRow> {
     let event = envelope.event.as_ref()?;
     let session = envelope.session.as_ref()?;
@@ -100,28 +135,26 @@ pub fn event_row_with_ids(
     );
     row.received_at = datetime(envelope.received_at.map(|t| t.unix_ms).unwrap_or(ts));
     row.sequence = event.sequence;
-    row.user_id = session.user_id.clone();
-    row.anonymous_id = session.anonymous_id.clone();
+    row.user_id = share(&mut shared.user_id, &session.user_id);
+    row.anonymous_id = share(&mut shared.anonymous_id, &session.anonymous_id);
     if let Some(page) = &event.page {
-        row.url = page.url.clone();
-        row.path = page.path.clone();
-        row.title = page.title.clone();
-        row.referrer = page.referrer.clone();
+        row.url = share(&mut shared.url, &page.url);
+        row.path = share(&mut shared.path, &page.path);
+        row.title = share(&mut shared.title, &page.title);
+        row.referrer = share(&mut shared.referrer, &page.referrer);
     }
     if let Some(geo) = &envelope.geo {
-        row.country_code = geo.country_code.clone();
-        row.subdivision = geo.subdivision_code.clone();
-        row.city = geo.city.clone();
+        row.country_code = share(&mut shared.country_code, &geo.country_code);
+        row.subdivision = share(&mut shared.subdivision, &geo.subdivision_code);
+        row.city = share(&mut shared.city, &geo.city);
     }
     if let Some(ua) = &envelope.user_agent {
-        row.browser = ua.browser.clone();
-        row.browser_version = ua.browser_version.clone();
-        row.os = ua.os.clone();
-        row.os_version = ua.os_version.clone();
+        row.browser = share(&mut shared.browser, &ua.browser);
+        row.browser_version = share(&mut shared.browser_version, &ua.browser_version);
+        row.os = share(&mut shared.os, &ua.os);
+        row.os_version = share(&mut shared.os_version, &ua.os_version);
         row.is_bot = ua.is_bot;
-    }
-    if let Some(ua) = &envelope.user_agent {
-        row.device_type = device_type_name(ua.device_type()).to_string();
+        row.device_type = device_type_name(ua.device_type()).into();
     }
     match &event.payload {
         Some(Payload::Click(click)) => {
@@ -152,7 +185,7 @@ pub fn event_row_with_ids(
         }
         Some(Payload::JsError(error)) => {
             row.error_message = error.message.clone();
-            row.error_type = error.error_type.clone();
+            row.error_type = error.error_type.clone().into();
             row.error_stack = error.stack.clone();
             let top = error.frames.first();
             row.error_fingerprint = error_fingerprint(
@@ -203,7 +236,7 @@ pub fn event_row_with_ids(
         }
         Some(Payload::ResourceLoad(resource)) => {
             row.error_message = resource.url.clone();
-            row.error_type = resource.initiator_type.clone();
+            row.error_type = resource.initiator_type.clone().into();
             row.http_status = resource.status.min(u32::from(u16::MAX)) as u16;
             row.metric_value = resource.duration_ms;
         }

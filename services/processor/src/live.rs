@@ -2,6 +2,8 @@
 //! the API's live WebSocket. Best effort: a missed update is healed by the next one, and the
 //! dashboard reads a snapshot from ClickHouse when it connects.
 
+use std::borrow::Cow;
+
 use gosight_common::backend::{InsightRow, SessionRow};
 use gosight_proto::EventEnvelope;
 use gosight_proto::event::Payload;
@@ -36,7 +38,7 @@ pub enum LiveUpdate {
     Action {
         project_id: Uuid,
         session_id: Uuid,
-        event_type: String,
+        event_type: Cow<'static, str>,
         label: String,
         at_ms: i64,
         count: u32,
@@ -99,23 +101,24 @@ impl LiveUpdate {
             .and_then(|e| e.timestamp)
             .map(|t| t.unix_ms)
             .unwrap_or_default();
-        let url = event
-            .and_then(|e| e.page.as_ref())
-            .map(|p| p.url.clone())
-            .unwrap_or_default();
         match event.and_then(|e| e.payload.as_ref()) {
             Some(Payload::PageView(_)) => LiveUpdate::Page {
                 project_id: row.project_id,
                 session_id: row.session_id,
-                url,
+                url: event
+                    .and_then(|e| e.page.as_ref())
+                    .map(|p| p.url.clone())
+                    .unwrap_or_default(),
                 at_ms,
             },
             payload => LiveUpdate::Action {
                 project_id: row.project_id,
                 session_id: row.session_id,
-                event_type: event
-                    .map(|e| event_type_name(e.r#type()).to_string())
-                    .unwrap_or_default(),
+                event_type: Cow::Borrowed(
+                    event
+                        .map(|e| event_type_name(e.r#type()))
+                        .unwrap_or_default(),
+                ),
                 label: match payload {
                     Some(Payload::Click(c)) => c
                         .target
@@ -192,7 +195,7 @@ mod tests {
         LiveUpdate::Action {
             project_id: Uuid::nil(),
             session_id: session,
-            event_type: ty.into(),
+            event_type: ty.to_string().into(),
             label: format!("{ty}@{at_ms}"),
             at_ms,
             count: 1,

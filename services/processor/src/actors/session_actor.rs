@@ -13,7 +13,7 @@ use gosight_common::backend::{EventRow, InsightRow, SessionRow};
 use gosight_proto::EventEnvelope;
 use uuid::Uuid;
 
-use crate::convert::{datetime, event_row_with_ids, signals};
+use crate::convert::{SharedStrings, datetime, event_row_with_ids, signals};
 use crate::detect::{Finding, InsightKind, QUIET_AFTER, Thresholds, Windows};
 use crate::live::LiveUpdate;
 use crate::session::{Applied, SessionState};
@@ -115,6 +115,7 @@ impl SessionActor {
             ..Output::default()
         };
         let mut signal_buffer = Vec::new();
+        let mut shared = SharedStrings::default();
         let stored = self.stored.take();
         for (partition, offset, envelope) in items {
             #[cfg(feature = "fault-injection")]
@@ -131,9 +132,9 @@ impl SessionActor {
                 continue;
             }
             let (project_id, session_id) = (self.state.row.project_id, self.state.row.session_id);
-            if let Some(row) =
-                event_id.and_then(|id| event_row_with_ids(envelope, project_id, session_id, id))
-            {
+            if let Some(row) = event_id.and_then(|id| {
+                event_row_with_ids(envelope, project_id, session_id, id, &mut shared)
+            }) {
                 if LiveUpdate::worth_sending(envelope) {
                     let update = LiveUpdate::from_event(&self.state.row, envelope);
                     let unfolded = match output.live.last_mut() {
