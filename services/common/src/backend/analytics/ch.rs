@@ -49,7 +49,13 @@ impl ClickHouseStore {
         if rows.is_empty() {
             return Ok(());
         }
-        let mut insert = self.client.insert::<R>(table).await?;
+        // Duplicates are folded by merges and by `FINAL` / `LIMIT 1 BY` on read; folding them
+        // again inside every insert only costs the server a sort.
+        let mut insert = self
+            .client
+            .insert::<R>(table)
+            .await?
+            .with_setting("optimize_on_insert", "0");
         for row in rows {
             insert.write(row).await?;
         }
