@@ -80,13 +80,25 @@ port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 alive() { [ -f "$RUN/$1.pid" ] && kill -0 "$(cat "$RUN/$1.pid")" 2>/dev/null; }
 
+# The broker's log lives in memory (tmpfs) where the machine has one, as Apache Kafka leaves
+# flushing to the OS page cache by default (durability comes from replication): it survives a
+# broker or client crash, not a reboot. The local broker syncs every write instead, which on a
+# VM's disk puts tens of milliseconds into the tail of every acknowledgement (docs/benchmarks.md).
+# GOSIGHT_DEV_KAFKA_DATA=DIR picks another place, e.g. one on disk.
+kafka_data() {
+  if [ -n "${GOSIGHT_DEV_KAFKA_DATA:-}" ]; then echo "$GOSIGHT_DEV_KAFKA_DATA"
+  elif [ -d /dev/shm ] && [ -w /dev/shm ]; then echo "/dev/shm/gosight-dev-kafka-$(id -u)"
+  else echo "$HOME_DIR/kafka"; fi
+}
+
 start_kafka() {
   if port_open "$KAFKA_PORT"; then log "kafka already on :$KAFKA_PORT"; return; fi
   local bin
   bin="$(dirname "$("$VENV/bin/python" -c 'import noida_db; print(noida_db.__file__)')")/noida-db"
-  mkdir -p "$HOME_DIR/kafka"
+  local data; data="$(kafka_data)"
+  mkdir -p "$data"
   nohup "$bin" start --only kafka --host 127.0.0.1 --kafka-port "$KAFKA_PORT" \
-    --data-dir "$HOME_DIR/kafka" >"$LOGS/kafka.log" 2>&1 &
+    --data-dir "$data" >"$LOGS/kafka.log" 2>&1 &
   echo $! >"$RUN/kafka.pid"
   wait_for kafka port_open "$KAFKA_PORT"
   log "kafka on 127.0.0.1:$KAFKA_PORT"
