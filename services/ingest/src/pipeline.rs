@@ -183,7 +183,7 @@ impl Ingestor {
         up
     }
 
-    fn admit(&self) -> Result<OwnedSemaphorePermit, IngestError> {
+    fn admit(&self) -> Result<InFlight, IngestError> {
         if !self.broker_up.load(Ordering::SeqCst) {
             return Err(IngestError::unavailable("the broker is unreachable"));
         }
@@ -192,9 +192,13 @@ impl Ingestor {
             .clone()
             .try_acquire_owned()
             .map_err(|_| IngestError::unavailable("too many requests in flight"))?;
-        metrics::gauge!("gosight_ingest_in_flight_requests")
-            .set((self.config.max_in_flight_requests - self.in_flight.available_permits()) as f64);
-        Ok(permit)
+        let guard = InFlight {
+            _permit: permit,
+            semaphore: self.in_flight.clone(),
+            max: self.config.max_in_flight_requests,
+        };
+        guard.report(0);
+        Ok(guard)
     }
 
     async fn authorize(&self, key: &str, client: &ClientInfo) -> Result<ApiKeyRecord, IngestError> {
@@ -458,6 +462,29 @@ impl Ingestor {
             rejected: 0,
             rejections: vec![],
         })
+    }
+}
+
+/// A request's place among `max_in_flight_requests`; the gauge follows admissions and releases.
+struct InFlight {
+    _permit: OwnedSemaphorePermit,
+    semaphore: Arc<Semaphore>,
+    max: usize,
+}
+
+impl InFlight {
+    /// Sets the gauge, counting `releasing` permits as already returned.
+    fn report(&self, releasing: usize) {
+        let used = self
+            .max
+            .saturating_sub(self.semaphore.available_permits() + releasing);
+        metrics::gauge!("gosight_ingest_in_flight_requests").set(used as f64);
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.report(1);
     }
 }
 

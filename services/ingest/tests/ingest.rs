@@ -615,5 +615,12 @@ async fn cors_follows_allowed_domains() {
         "{metrics}"
     );
     assert!(metrics.contains("gosight_ingest_events_total"), "{metrics}");
+    // Every request above has been answered, so none is in flight any more.
+    assert!(
+        metrics
+            .lines()
+            .any(|line| line == "gosight_ingest_in_flight_requests 0"),
+        "{metrics}"
+    );
     h.stop().await;
 }
