@@ -192,13 +192,8 @@ impl Ingestor {
             .clone()
             .try_acquire_owned()
             .map_err(|_| IngestError::unavailable("too many requests in flight"))?;
-        let guard = InFlight {
-            _permit: permit,
-            semaphore: self.in_flight.clone(),
-            max: self.config.max_in_flight_requests,
-        };
-        guard.report(0);
-        Ok(guard)
+        metrics::gauge!("gosight_ingest_in_flight_requests").increment(1.0);
+        Ok(InFlight { _permit: permit })
     }
 
     async fn authorize(&self, key: &str, client: &ClientInfo) -> Result<ApiKeyRecord, IngestError> {
@@ -465,26 +460,15 @@ impl Ingestor {
     }
 }
 
-/// A request's place among `max_in_flight_requests`; the gauge follows admissions and releases.
+/// A request's place among `max_in_flight_requests`; the gauge counts admissions up and
+/// releases down.
 struct InFlight {
     _permit: OwnedSemaphorePermit,
-    semaphore: Arc<Semaphore>,
-    max: usize,
-}
-
-impl InFlight {
-    /// Sets the gauge, counting `releasing` permits as already returned.
-    fn report(&self, releasing: usize) {
-        let used = self
-            .max
-            .saturating_sub(self.semaphore.available_permits() + releasing);
-        metrics::gauge!("gosight_ingest_in_flight_requests").set(used as f64);
-    }
 }
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        self.report(1);
+        metrics::gauge!("gosight_ingest_in_flight_requests").decrement(1.0);
     }
 }
 
