@@ -265,49 +265,59 @@ pub fn payload_json(payload: &Payload) -> String {
             map.end()
         }
     }
-    let json = match payload {
-        Payload::PageView(v) => serde_json::to_string(&Keyed("pageView", v)),
-        Payload::Click(v) => serde_json::to_string(&Keyed("click", v)),
-        Payload::Scroll(v) => serde_json::to_string(&Keyed("scroll", v)),
-        Payload::Input(v) => serde_json::to_string(&Keyed("input", v)),
-        Payload::MouseMove(v) => serde_json::to_string(&Keyed("mouseMove", v)),
-        Payload::VisibilityChange(v) => serde_json::to_string(&Keyed("visibilityChange", v)),
-        Payload::JsError(v) => serde_json::to_string(&Keyed("jsError", v)),
-        Payload::NetworkError(v) => serde_json::to_string(&Keyed("networkError", v)),
-        Payload::ConsoleLog(v) => serde_json::to_string(&Keyed("consoleLog", v)),
-        Payload::WebVitals(v) => serde_json::to_string(&Keyed("webVitals", v)),
-        Payload::PageLoad(v) => serde_json::to_string(&Keyed("pageLoad", v)),
-        Payload::ResourceLoad(v) => serde_json::to_string(&Keyed("resourceLoad", v)),
-        Payload::Custom(v) => serde_json::to_string(&Keyed("custom", v)),
-        Payload::ClickOutcome(v) => serde_json::to_string(&Keyed("clickOutcome", v)),
-    };
-    json.unwrap_or_default()
+    match payload {
+        Payload::PageView(v) => to_json(&Keyed("pageView", v)),
+        Payload::Click(v) => to_json(&Keyed("click", v)),
+        Payload::Scroll(v) => to_json(&Keyed("scroll", v)),
+        Payload::Input(v) => to_json(&Keyed("input", v)),
+        Payload::MouseMove(v) => to_json(&Keyed("mouseMove", v)),
+        Payload::VisibilityChange(v) => to_json(&Keyed("visibilityChange", v)),
+        Payload::JsError(v) => to_json(&Keyed("jsError", v)),
+        Payload::NetworkError(v) => to_json(&Keyed("networkError", v)),
+        Payload::ConsoleLog(v) => to_json(&Keyed("consoleLog", v)),
+        Payload::WebVitals(v) => to_json(&Keyed("webVitals", v)),
+        Payload::PageLoad(v) => to_json(&Keyed("pageLoad", v)),
+        Payload::ResourceLoad(v) => to_json(&Keyed("resourceLoad", v)),
+        Payload::Custom(v) => to_json(&Keyed("custom", v)),
+        Payload::ClickOutcome(v) => to_json(&Keyed("clickOutcome", v)),
+    }
+}
+
+/// Serialises into a buffer sized for a typical payload, not one grown from empty.
+fn to_json<T: Serialize>(value: &T) -> String {
+    let mut buffer = Vec::with_capacity(256);
+    if serde_json::to_writer(&mut buffer, value).is_err() {
+        return String::new();
+    }
+    String::from_utf8(buffer).unwrap_or_default()
 }
 
 /// What the detectors need of an event, if anything, appended to `out` (a buffer the caller
 /// reuses from event to event).
-pub fn signals(envelope: &EventEnvelope, out: &mut Vec<Signal>) {
+/// URLs come from `shared`, as the event rows' do, so rows and windows hold one copy.
+pub fn signals(envelope: &EventEnvelope, shared: &mut SharedStrings, out: &mut Vec<Signal>) {
     let Some(event) = envelope.event.as_ref() else {
         return;
     };
     let at_ms = event.timestamp.map(|t| t.unix_ms).unwrap_or_default();
-    let url = || {
-        event
+    let mut url = || {
+        let url = event
             .page
             .as_ref()
-            .map(|p| p.url.clone())
-            .unwrap_or_default()
+            .map(|p| p.url.as_str())
+            .unwrap_or_default();
+        share(&mut shared.url, url)
     };
     match &event.payload {
         Some(Payload::Click(click)) => {
             let target = click.target.as_ref();
             out.push(Signal::Click(Arc::new(Click {
-                event_id: event.event_id.clone(),
+                event_id: Arc::from(event.event_id.as_str()),
                 at_ms,
                 url: url(),
                 x: click.page_x.max(click.x),
                 y: click.page_y.max(click.y),
-                selector: target.map(|t| t.selector.clone()).unwrap_or_default(),
+                selector: Arc::from(target.map(|t| t.selector.as_str()).unwrap_or_default()),
                 selected_text: click.selected_text,
             })));
         }
@@ -333,13 +343,13 @@ pub fn signals(envelope: &EventEnvelope, out: &mut Vec<Signal>) {
             }));
         }
         Some(Payload::Scroll(scroll)) => out.push(Signal::Scroll {
-            event_id: event.event_id.clone(),
+            event_id: Arc::from(event.event_id.as_str()),
             at_ms,
             url: url(),
             scroll_y: scroll.scroll_y,
         }),
         Some(Payload::PageView(_)) => out.push(Signal::PageView {
-            event_id: event.event_id.clone(),
+            event_id: Arc::from(event.event_id.as_str()),
             at_ms,
             url: url(),
         }),

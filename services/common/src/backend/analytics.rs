@@ -81,7 +81,10 @@ impl EventRow {
         event_type: &'static str,
         timestamp: OffsetDateTime,
     ) -> Self {
-        let empty: Arc<str> = Arc::from("");
+        thread_local! {
+            static EMPTY: Arc<str> = Arc::from("");
+        }
+        let empty = EMPTY.with(Arc::clone);
         Self {
             project_id,
             session_id,

@@ -115,6 +115,7 @@ impl SessionActor {
             ..Output::default()
         };
         let mut signal_buffer = Vec::new();
+        let mut findings = Vec::new();
         let mut shared = SharedStrings::default();
         let stored = self.stored.take();
         for (partition, offset, envelope) in items {
@@ -147,14 +148,18 @@ impl SessionActor {
                     output.events.push(row);
                 }
             }
-            signals(envelope, &mut signal_buffer);
+            signals(envelope, &mut shared, &mut signal_buffer);
+            if signal_buffer.is_empty() {
+                continue;
+            }
+            let windows = self.windows.get_or_insert_with(Box::default);
             for signal in signal_buffer.drain(..) {
-                let windows = self.windows.get_or_insert_with(Box::default);
-                for finding in windows.observe(&signal, &self.thresholds) {
-                    let insight = self.insight(finding);
-                    output.live.push(LiveUpdate::insight(&insight));
-                    output.insights.push(insight);
-                }
+                windows.observe(&signal, &self.thresholds, &mut findings);
+            }
+            for finding in findings.drain(..) {
+                let insight = self.insight(finding);
+                output.live.push(LiveUpdate::insight(&insight));
+                output.insights.push(insight);
             }
         }
         if !self.announced && self.state.row.event_count > 0 {

@@ -41,7 +41,7 @@ pub fn observe(w: &mut DeadClickWindow, signal: &Signal, t: &Thresholds) -> Opti
             let index = w
                 .pending
                 .iter()
-                .position(|c| &c.event_id == click_event_id)?;
+                .position(|c| *c.event_id == **click_event_id)?;
             let click = w.pending.remove(index)?;
             if *responded || *editable_target || click.selected_text {
                 return None;
@@ -49,12 +49,12 @@ pub fn observe(w: &mut DeadClickWindow, signal: &Signal, t: &Thresholds) -> Opti
             Some(Finding {
                 kind: InsightKind::DeadClick,
                 at_ms: click.at_ms,
-                url: click.url.clone(),
+                url: click.url.to_string(),
                 x: click.x,
                 y: click.y,
-                selector: click.selector.clone(),
+                selector: click.selector.to_string(),
                 details: json!({ "observed_ms": t.dead_click_window_ms }),
-                related_event_ids: vec![click.event_id.clone()],
+                related_event_ids: vec![click.event_id.to_string()],
             })
         }
         _ => None,

@@ -36,12 +36,12 @@ pub fn observe(w: &mut ErrorClickWindow, signal: &Signal, t: &Thresholds) -> Opt
             Some(Finding {
                 kind: InsightKind::ErrorClick,
                 at_ms: click.at_ms,
-                url: click.url.clone(),
+                url: click.url.to_string(),
                 x: click.x,
                 y: click.y,
-                selector: click.selector.clone(),
+                selector: click.selector.to_string(),
                 details: json!({ "error": message, "delay_ms": at_ms - click.at_ms }),
-                related_event_ids: vec![click.event_id.clone(), event_id.clone()],
+                related_event_ids: vec![click.event_id.to_string(), event_id.clone()],
             })
         }
         _ => None,
@@ -54,7 +54,7 @@ mod tests {
 
     fn click(at_ms: i64) -> Signal {
         Signal::Click(Arc::new(Click {
-            event_id: format!("c{at_ms}"),
+            event_id: format!("c{at_ms}").into(),
             at_ms,
             url: "u".into(),
             x: 1,

@@ -1,7 +1,7 @@
 //! UX insight detectors: plain functions over plain window structs, no runtime, no I/O.
 //!
 //! Each session actor owns one [`Windows`] and feeds it every event in timestamp order through
-//! [`Windows::observe`], and calls [`Windows::close`] when the session ends; both return the
+//! [`Windows::observe`], and calls [`Windows::close`] when the session ends; both give the
 //! insights found. Thresholds are per project ([`Thresholds`], defaults below).
 //!
 //! | insight | default rule |
@@ -127,17 +127,18 @@ impl Thresholds {
 /// A click as the detectors need it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Click {
-    pub event_id: String,
+    pub event_id: Arc<str>,
     pub at_ms: i64,
-    pub url: String,
+    pub url: Arc<str>,
     pub x: i32,
     pub y: i32,
-    pub selector: String,
+    pub selector: Arc<str>,
     /// The click ended a text selection: never a dead click.
     pub selected_text: bool,
 }
 
-/// What a detector is fed: the few event kinds detection looks at.
+/// What a detector is fed: the few event kinds detection looks at. Strings a window may keep
+/// (ids, URLs, selectors) are shared, not copied, as windows hold them for seconds.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Signal {
     /// Shared: several windows keep the same click.
@@ -161,15 +162,15 @@ pub enum Signal {
         y: i32,
     },
     Scroll {
-        event_id: String,
+        event_id: Arc<str>,
         at_ms: i64,
-        url: String,
+        url: Arc<str>,
         scroll_y: i32,
     },
     PageView {
-        event_id: String,
+        event_id: Arc<str>,
         at_ms: i64,
-        url: String,
+        url: Arc<str>,
     },
 }
 
@@ -189,15 +190,14 @@ pub struct Windows {
 }
 
 impl Windows {
-    pub fn observe(&mut self, signal: &Signal, t: &Thresholds) -> Vec<Finding> {
-        let mut found = Vec::new();
+    /// Feeds one signal to every detector; what they found is appended to `found`.
+    pub fn observe(&mut self, signal: &Signal, t: &Thresholds, found: &mut Vec<Finding>) {
         found.extend(rage::observe(&mut self.rage, signal, t));
         found.extend(dead::observe(&mut self.dead, signal, t));
         found.extend(thrash::observe(&mut self.thrash, signal, t));
         found.extend(error_click::observe(&mut self.error_click, signal, t));
         found.extend(scroll::observe(&mut self.scroll, signal, t));
         found.extend(quick_back::observe(&mut self.quick_back, signal, t));
-        found
     }
 
     /// Ends every open window (session end or idle): bursts still open are reported.

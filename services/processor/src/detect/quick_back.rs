@@ -1,14 +1,16 @@
 //! Quick back: leaving a page and returning to the previous one within `quick_back_ms` — the
 //! page did not hold what the visitor expected. The finding is about the page left quickly.
 
+use std::sync::Arc;
+
 use serde_json::json;
 
 use super::{Finding, InsightKind, Signal, Thresholds};
 
 #[derive(Debug, Default)]
 pub struct QuickBackWindow {
-    previous: Option<String>,
-    current: Option<(String, i64, String)>,
+    previous: Option<Arc<str>>,
+    current: Option<(Arc<str>, i64, Arc<str>)>,
 }
 
 pub fn observe(w: &mut QuickBackWindow, signal: &Signal, t: &Thresholds) -> Option<Finding> {
@@ -34,12 +36,12 @@ pub fn observe(w: &mut QuickBackWindow, signal: &Signal, t: &Thresholds) -> Opti
         finding = Some(Finding {
             kind: InsightKind::QuickBack,
             at_ms: *entered_ms,
-            url: left.clone(),
+            url: left.to_string(),
             x: 0,
             y: 0,
             selector: String::new(),
-            details: json!({ "back_to": url, "dwell_ms": at_ms - entered_ms }),
-            related_event_ids: vec![entered_event.clone(), event_id.clone()],
+            details: json!({ "back_to": &**url, "dwell_ms": at_ms - entered_ms }),
+            related_event_ids: vec![entered_event.to_string(), event_id.to_string()],
         });
     }
     w.previous = w.current.take().map(|(u, _, _)| u);
@@ -53,7 +55,7 @@ mod tests {
 
     fn view(at_ms: i64, url: &str) -> Signal {
         Signal::PageView {
-            event_id: format!("v{at_ms}"),
+            event_id: format!("v{at_ms}").into(),
             at_ms,
             url: url.into(),
         }

@@ -84,16 +84,16 @@ pub fn close(w: &mut RageWindow, t: &Thresholds) -> Option<Finding> {
     Some(Finding {
         kind: InsightKind::RageClick,
         at_ms: first.at_ms,
-        url: first.url.clone(),
+        url: first.url.to_string(),
         x: first.x,
         y: first.y,
-        selector: first.selector.clone(),
+        selector: first.selector.to_string(),
         details: json!({
             "clicks": count,
             "duration_ms": last.at_ms - first.at_ms,
             "radius_px": t.rage_radius_px,
         }),
-        related_event_ids: burst.iter().map(|c| c.event_id.clone()).collect(),
+        related_event_ids: burst.iter().map(|c| c.event_id.to_string()).collect(),
     })
 }
 
@@ -103,12 +103,12 @@ mod tests {
 
     fn click(at_ms: i64, x: i32, y: i32) -> Signal {
         Signal::Click(Arc::new(Click {
-            event_id: format!("e{at_ms}"),
+            event_id: format!("e{at_ms}").into(),
             at_ms,
             url: "https://shop.example/".into(),
             x,
             y,
-            selector: String::new(),
+            selector: "".into(),
             selected_text: false,
         }))
     }

@@ -3,6 +3,8 @@
 //! while each follows the last within `scroll_window_ms`, and a burst with at least
 //! `scroll_min_reversals` changes inside one window is one finding. A new page closes the burst.
 
+use std::sync::Arc;
+
 use serde_json::json;
 
 use super::{Finding, InsightKind, Signal, Thresholds};
@@ -11,12 +13,12 @@ const MAX_CHANGES: usize = 200;
 
 #[derive(Debug, Default)]
 pub struct ScrollWindow {
-    url: String,
+    url: Arc<str>,
     last_y: Option<i32>,
     direction: i32,
     leg_start_y: i32,
     changes: Vec<i64>,
-    event_ids: Vec<String>,
+    event_ids: Vec<Arc<str>>,
 }
 
 pub fn observe(w: &mut ScrollWindow, signal: &Signal, t: &Thresholds) -> Option<Finding> {
@@ -87,7 +89,7 @@ pub fn close(w: &mut ScrollWindow, t: &Thresholds) -> Option<Finding> {
     Some(Finding {
         kind: InsightKind::ExcessiveScrolling,
         at_ms: first,
-        url: w.url.clone(),
+        url: w.url.to_string(),
         x: 0,
         y: w.last_y.unwrap_or_default(),
         selector: String::new(),
@@ -95,7 +97,7 @@ pub fn close(w: &mut ScrollWindow, t: &Thresholds) -> Option<Finding> {
             "direction_changes": changes.len(),
             "duration_ms": changes.last().copied().unwrap_or(first) - first,
         }),
-        related_event_ids: event_ids,
+        related_event_ids: event_ids.iter().map(|id| id.to_string()).collect(),
     })
 }
 
@@ -111,7 +113,7 @@ mod tests {
             .enumerate()
             .filter_map(|(i, &y)| {
                 let signal = Signal::Scroll {
-                    event_id: format!("s{i}"),
+                    event_id: format!("s{i}").into(),
                     at_ms: 1_000 + i as i64 * step_ms,
                     url: "https://docs.example/page".into(),
                     scroll_y: y,

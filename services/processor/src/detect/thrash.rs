@@ -3,6 +3,8 @@
 //! chain into a burst while each follows the last within `thrash_window_ms`; a burst with at least
 //! `thrash_min_reversals` reversals inside one `thrash_window_ms` span is one finding.
 
+use std::sync::Arc;
+
 use serde_json::json;
 
 use super::{Finding, InsightKind, Signal, Thresholds};
@@ -17,7 +19,7 @@ pub struct ThrashWindow {
     leg_y: (i32, f64),
     /// Reversals of the current burst: (time, x, y).
     reversals: Vec<(i64, i32, i32)>,
-    url: String,
+    url: Arc<str>,
 }
 
 fn leg(delta: i32, dt_ms: i64) -> (i32, f64) {
@@ -89,7 +91,7 @@ pub fn close(w: &mut ThrashWindow, t: &Thresholds) -> Option<Finding> {
     Some(Finding {
         kind: InsightKind::ThrashedCursor,
         at_ms: first.0,
-        url: w.url.clone(),
+        url: w.url.to_string(),
         x: first.1,
         y: first.2,
         selector: String::new(),
