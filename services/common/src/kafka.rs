@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use rdkafka::ClientConfig;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-use rdkafka::client::DefaultClientContext;
+use rdkafka::client::{ClientContext, DefaultClientContext};
+use rdkafka::config::FromClientConfigAndContext;
 use rdkafka::consumer::StreamConsumer;
 use rdkafka::producer::FutureProducer;
 use rdkafka::types::RDKafkaErrorCode;
@@ -164,6 +165,15 @@ impl KafkaConfig {
     /// An idempotent producer with `acks=all`: a delivery report means the brokers have the
     /// message, in order per partition, without duplicates from the producer's own retries.
     pub fn producer(&self) -> Result<FutureProducer> {
+        self.producer_with(DefaultClientContext)
+    }
+
+    /// [`Self::producer`]'s settings on a producer with its own context (delivery handling).
+    pub fn producer_with<C, P>(&self, context: C) -> Result<P>
+    where
+        P: FromClientConfigAndContext<C>,
+        C: ClientContext,
+    {
         let mut config = self.base();
         config
             .set("enable.idempotence", "true")
@@ -179,7 +189,7 @@ impl KafkaConfig {
                 "queue.buffering.max.kbytes",
                 self.queue_max_kbytes.to_string(),
             );
-        Ok(config.create()?)
+        Ok(config.create_with_context(context)?)
     }
 
     /// A consumer in `group_id` that never commits by itself: the caller commits offsets once

@@ -137,6 +137,7 @@ conformance!(
     committed_reports_what_was_committed,
     two_groups_are_independent,
     headers_keys_and_binary_payloads_round_trip,
+    publish_all_stores_every_record_in_key_order,
 );
 
 fn record(topic: &str, key: &str, payload: impl Into<Bytes>) -> BusRecord {
@@ -240,6 +241,38 @@ async fn one_key_stays_in_one_partition_in_publish_order(h: &impl Harness) {
         assert!(of_key.iter().all(|m| m.partition == partition_of_key[key]));
         assert!(of_key.windows(2).all(|w| w[0].offset < w[1].offset));
     }
+}
+
+async fn publish_all_stores_every_record_in_key_order(h: &impl Harness) {
+    let topic = h.topic(4).await;
+    let keys = ["project:s-a", "project:s-b", "project:s-c"];
+    let records: Vec<BusRecord> = (0..60)
+        .map(|seq| {
+            let key = keys[seq % keys.len()];
+            record(&topic, key, format!("{key}/{seq}"))
+        })
+        .collect();
+    tokio::time::timeout(WAIT, h.bus().publish_all(records))
+        .await
+        .expect("publish_all timed out")
+        .unwrap();
+    h.bus().publish_all(Vec::new()).await.unwrap();
+
+    let consumer = h.consumer(&unique_name("group"), &topic).await;
+    let messages = take(consumer.as_ref(), 60).await;
+    for key in keys {
+        let order: Vec<String> = messages
+            .iter()
+            .filter(|m| m.key.as_deref() == Some(key.as_bytes()))
+            .map(text)
+            .collect();
+        let expected: Vec<String> = (0..60)
+            .filter(|seq| keys[seq % keys.len()] == key)
+            .map(|seq| format!("{key}/{seq}"))
+            .collect();
+        assert_eq!(order, expected, "per-key order");
+    }
+    assert_nothing_more(consumer.as_ref()).await;
 }
 
 async fn different_keys_spread_over_partitions(h: &impl Harness) {

@@ -14,7 +14,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use futures::future::join_all;
 use gosight_common::backend::{ApiKeyRecord, BusRecord, EventBus, MetadataStore};
 use gosight_common::kafka::Topics;
 use gosight_proto::event::Payload;
@@ -393,10 +392,10 @@ impl Ingestor {
     /// the batch again, and copies that did reach the broker are removed downstream by event id.
     async fn publish(&self, records: Vec<BusRecord>) -> Result<(), IngestError> {
         let started = Instant::now();
-        let results = join_all(records.into_iter().map(|r| self.bus.publish(r))).await;
+        let result = self.bus.publish_all(records).await;
         metrics::histogram!("gosight_ingest_produce_duration_seconds")
             .record(started.elapsed().as_secs_f64());
-        if let Some(error) = results.into_iter().find_map(Result::err) {
+        if let Err(error) = result {
             metrics::counter!("gosight_ingest_produce_errors_total").increment(1);
             tracing::warn!(%error, "publishing failed");
             return Err(IngestError::unavailable(format!(

@@ -519,9 +519,7 @@ impl Shard {
         flush(&self.writers.replay, replay).await?;
         flush(&self.writers.sessions, sessions.into_values().collect()).await?;
         if let Some(bus) = &self.insights_bus {
-            for result in join_all(insight_records.into_iter().map(|r| bus.publish(r))).await {
-                result?;
-            }
+            bus.publish_all(insight_records).await?;
         }
         self.publish_live(live).await;
         Ok(())

@@ -1,16 +1,20 @@
 //! The event bus: topics of keyed records, partitioned by key, consumed by groups that commit
 //! offsets only after the records are stored.
 
-use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
+use futures::future::join_all;
+use rdkafka::client::ClientContext;
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
+use rdkafka::error::KafkaError;
 use rdkafka::message::{Header, Headers, OwnedHeaders};
-use rdkafka::producer::Producer;
-use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
 use rdkafka::{Offset, TopicPartitionList};
+use tokio::sync::oneshot;
 
 use crate::error::{Error, Result};
 use crate::kafka::KafkaConfig;
@@ -77,6 +81,14 @@ impl BusMessage {
 pub trait EventBus: Send + Sync {
     /// Resolves once the bus has durably stored the record.
     async fn publish(&self, record: BusRecord) -> Result<Delivery>;
+    /// Publishes every record; resolves once the bus has durably stored all of them, or with
+    /// an error if any was not (some of the others may be stored).
+    async fn publish_all(&self, records: Vec<BusRecord>) -> Result<()> {
+        for result in join_all(records.into_iter().map(|r| self.publish(r))).await {
+            result?;
+        }
+        Ok(())
+    }
     /// Whether the bus can take records now (for readiness and fast 503s).
     async fn check(&self) -> Result<()>;
 }
@@ -95,12 +107,87 @@ pub trait BusConsumer: Send + Sync {
     async fn committed(&self, topic: &str, partitions: i32) -> Result<Vec<(i32, Option<i64>)>>;
 }
 
+/// Deliveries outstanding for one publish call. librdkafka reports each message; the last report
+/// completes the call, so a request of many records wakes its task once, not once per record.
+struct Pending {
+    remaining: AtomicUsize,
+    outcome: Mutex<Outcome>,
+}
+
+/// What a publish call is answered with.
+type Answer = std::result::Result<Delivery, KafkaError>;
+
+struct Outcome {
+    first_error: Option<KafkaError>,
+    last: Option<Delivery>,
+    done: Option<oneshot::Sender<Answer>>,
+}
+
+impl Pending {
+    fn new(count: usize) -> (Arc<Self>, oneshot::Receiver<Answer>) {
+        let (done, receiver) = oneshot::channel();
+        let pending = Arc::new(Self {
+            remaining: AtomicUsize::new(count),
+            outcome: Mutex::new(Outcome {
+                first_error: None,
+                last: None,
+                done: Some(done),
+            }),
+        });
+        (pending, receiver)
+    }
+
+    /// Settles `count` records with `result`; the last one settled answers the caller.
+    fn settle(&self, count: usize, result: Answer) {
+        if count == 0 {
+            return;
+        }
+        let mut outcome = self.outcome.lock().unwrap_or_else(|e| e.into_inner());
+        match result {
+            Ok(delivery) => outcome.last = Some(delivery),
+            Err(error) => {
+                outcome.first_error.get_or_insert(error);
+            }
+        }
+        if self.remaining.fetch_sub(count, Ordering::AcqRel) != count {
+            return;
+        }
+        let answer = match (outcome.first_error.take(), outcome.last) {
+            (Some(error), _) => Err(error),
+            (None, Some(delivery)) => Ok(delivery),
+            (None, None) => Err(KafkaError::Canceled),
+        };
+        if let Some(done) = outcome.done.take() {
+            let _ = done.send(answer);
+        }
+    }
+}
+
+/// The producer's context: routes each delivery report to its publish call.
+struct DeliveryTracker;
+
+impl ClientContext for DeliveryTracker {}
+
+impl ProducerContext for DeliveryTracker {
+    type DeliveryOpaque = Arc<Pending>;
+
+    fn delivery(&self, result: &DeliveryResult<'_>, pending: Arc<Pending>) {
+        use rdkafka::Message as _;
+        let result = match result {
+            Ok(message) => Ok(Delivery {
+                partition: message.partition(),
+                offset: message.offset(),
+            }),
+            Err((error, _)) => Err(error.clone()),
+        };
+        pending.settle(1, result);
+    }
+}
+
 /// [`EventBus`] on Kafka: an idempotent, `acks=all` producer.
 #[derive(Clone)]
 pub struct KafkaBus {
-    producer: FutureProducer,
-    /// How long a publish may wait for room in the producer's bounded local queue.
-    enqueue_timeout: Duration,
+    producer: Arc<ThreadedProducer<DeliveryTracker>>,
 }
 
 impl std::fmt::Debug for KafkaBus {
@@ -112,39 +199,51 @@ impl std::fmt::Debug for KafkaBus {
 impl KafkaBus {
     pub fn new(config: &KafkaConfig) -> Result<Self> {
         Ok(Self {
-            producer: config.producer()?,
-            enqueue_timeout: Duration::ZERO,
+            producer: Arc::new(config.producer_with(DeliveryTracker)?),
         })
     }
 
-    pub fn producer(&self) -> &FutureProducer {
-        &self.producer
+    /// Hands the records to the producer's bounded local queue, then waits for the broker's
+    /// acknowledgement of all of them. A full queue fails at once (the caller answers 503),
+    /// never waits or grows.
+    async fn send(&self, records: &[BusRecord]) -> Result<Delivery> {
+        let (pending, receiver) = Pending::new(records.len());
+        for (sent, record) in records.iter().enumerate() {
+            let mut headers = OwnedHeaders::new();
+            for (key, value) in &record.headers {
+                headers = headers.insert(Header {
+                    key,
+                    value: Some(value),
+                });
+            }
+            let message = BaseRecord::with_opaque_to(&record.topic, pending.clone())
+                .key(&record.key)
+                .payload(record.payload.as_ref())
+                .headers(headers);
+            if let Err((error, _)) = self.producer.send(message) {
+                // The records from here on were never queued: they settle now, with the error.
+                pending.settle(records.len() - sent, Err(error));
+                break;
+            }
+        }
+        match receiver.await {
+            Ok(result) => result.map_err(Error::Kafka),
+            Err(_) => Err(Error::Kafka(KafkaError::Canceled)),
+        }
     }
 }
 
 #[async_trait]
 impl EventBus for KafkaBus {
     async fn publish(&self, record: BusRecord) -> Result<Delivery> {
-        let mut headers = OwnedHeaders::new();
-        for (key, value) in &record.headers {
-            headers = headers.insert(Header {
-                key,
-                value: Some(value),
-            });
+        self.send(std::slice::from_ref(&record)).await
+    }
+
+    async fn publish_all(&self, records: Vec<BusRecord>) -> Result<()> {
+        if records.is_empty() {
+            return Ok(());
         }
-        let future = FutureRecord::to(&record.topic)
-            .key(&record.key)
-            .payload(record.payload.as_ref())
-            .headers(headers);
-        let delivery = self
-            .producer
-            .send(future, self.enqueue_timeout)
-            .await
-            .map_err(|(e, _)| Error::Kafka(e))?;
-        Ok(Delivery {
-            partition: delivery.partition,
-            offset: delivery.offset,
-        })
+        self.send(&records).await.map(|_| ())
     }
 
     async fn check(&self) -> Result<()> {
@@ -253,4 +352,46 @@ fn committed_offsets(
             (e.partition(), offset)
         })
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn delivery(offset: i64) -> Answer {
+        Ok(Delivery {
+            partition: 0,
+            offset,
+        })
+    }
+
+    #[test]
+    fn the_last_report_answers_with_the_first_error() {
+        let (pending, mut receiver) = Pending::new(3);
+        pending.settle(1, delivery(7));
+        pending.settle(1, Err(KafkaError::Canceled));
+        assert!(receiver.try_recv().is_err(), "one record is still out");
+        pending.settle(1, delivery(9));
+        assert!(matches!(receiver.try_recv(), Ok(Err(KafkaError::Canceled))));
+    }
+
+    #[test]
+    fn all_delivered_answers_with_a_delivery() {
+        let (pending, mut receiver) = Pending::new(2);
+        pending.settle(1, delivery(1));
+        pending.settle(1, delivery(2));
+        assert!(matches!(
+            receiver.try_recv(),
+            Ok(Ok(Delivery { offset: 2, .. }))
+        ));
+    }
+
+    #[test]
+    fn records_never_queued_settle_at_once() {
+        let (pending, mut receiver) = Pending::new(5);
+        pending.settle(1, delivery(1));
+        pending.settle(1, delivery(2));
+        pending.settle(3, Err(KafkaError::Canceled));
+        assert!(matches!(receiver.try_recv(), Ok(Err(KafkaError::Canceled))));
+    }
 }
