@@ -1,6 +1,7 @@
 //! How much CPU the local Kafka-protocol broker spends with nothing to do: first with no
 //! client, then with one idle producer (GoSight's producer settings) that has sent a single
-//! record, as an ingest between requests has. The figure explains how much of this machine the
+//! record, as an ingest between requests has, then with that producer, a second one and an idle
+//! consumer connected, as during an end-to-end run (ingest, processor, its insight producer). The figure explains how much of this machine the
 //! end-to-end benchmarks have left for GoSight itself.
 //!
 //! ```text
@@ -15,6 +16,7 @@
 use std::time::Duration;
 
 use gosight_common::kafka::KafkaConfig;
+use rdkafka::consumer::Consumer;
 use rdkafka::producer::FutureRecord;
 
 /// User + system CPU seconds of `pid` so far.
@@ -74,7 +76,22 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         "one idle producer after a record: {:.2} cores",
         share_of_a_core(pid, seconds).await
     );
-    drop(producer);
+    let second = config.producer()?;
+    second
+        .send(
+            FutureRecord::to(&topic).key("k").payload("another record"),
+            Duration::from_secs(10),
+        )
+        .await
+        .map_err(|(e, _)| e)?;
+    let consumer = config.consumer(&format!("{topic}-group"), None)?;
+    consumer.subscribe(&[topic.as_str()])?;
+    let _ = tokio::time::timeout(Duration::from_secs(5), consumer.recv()).await;
+    println!(
+        "two producers and a consumer:     {:.2} cores",
+        share_of_a_core(pid, seconds).await
+    );
+    drop((producer, second, consumer));
     tokio::time::sleep(Duration::from_secs(3)).await;
     for step in 1..=3 {
         println!(
