@@ -104,17 +104,23 @@ mod checks {
     }
 }
 
-/// Serves only `/health` and `/ready` on `addr` until `shutdown` is cancelled; for components
-/// whose work is not HTTP (the processor, alerting).
+/// Serves `/health`, `/ready` and `/metrics` on `addr` until `shutdown` is cancelled; for
+/// components whose work is not HTTP (the processor, alerting).
 pub async fn serve_probes(
     addr: &str,
     health: Health,
     shutdown: tokio_util::sync::CancellationToken,
 ) -> std::io::Result<()> {
+    crate::metrics::handle();
     let app_health = health.clone();
     let server = actix_web::HttpServer::new(move || {
         let health = app_health.clone();
-        actix_web::App::new().configure(move |cfg| health.configure(cfg))
+        actix_web::App::new()
+            .route(
+                "/metrics",
+                actix_web::web::get().to(crate::metrics::endpoint),
+            )
+            .configure(move |cfg| health.configure(cfg))
     })
     .workers(1)
     .disable_signals()

@@ -14,6 +14,7 @@ pub mod config;
 pub mod error;
 pub mod health;
 pub mod kafka;
+pub mod metrics;
 pub mod migrate;
 pub mod postgres;
 pub mod redis;

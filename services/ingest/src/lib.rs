@@ -16,7 +16,6 @@ pub mod error;
 pub mod grpc;
 pub mod http;
 pub mod keys;
-pub mod metrics;
 pub mod pipeline;
 pub mod ratelimit;
 pub mod validate;
@@ -27,7 +26,7 @@ use std::time::Duration;
 
 use actix_web::dev::Service;
 use actix_web::http::header::{self, HeaderValue};
-use actix_web::{App, HttpResponse, HttpServer, web};
+use actix_web::{App, HttpServer, web};
 use gosight_common::health::Health;
 use gosight_proto::ingest_service_server::IngestServiceServer;
 use tokio::task::JoinHandle;
@@ -46,17 +45,11 @@ pub struct IngestServer {
     pub stopped: JoinHandle<()>,
 }
 
-async fn metrics_endpoint() -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("text/plain; version=0.0.4")
-        .body(metrics::handle().render())
-}
-
 /// The SDK endpoints (`/v1/events`, `/v1/replay`, with CORS) and `/metrics`, for any actix
 /// app: the ingest's own server, or standalone mode's single one.
 pub fn configure_http(cfg: &mut web::ServiceConfig, ingestor: Arc<Ingestor>) {
     cfg.app_data(web::Data::new(ingestor))
-        .route("/metrics", web::get().to(metrics_endpoint))
+        .route("/metrics", web::get().to(gosight_common::metrics::endpoint))
         .service(
             web::scope("/v1")
                 .wrap_fn(|req, srv| {
@@ -97,7 +90,7 @@ pub async fn start(
     health: Health,
     shutdown: CancellationToken,
 ) -> Result<IngestServer, IngestError> {
-    metrics::handle();
+    gosight_common::metrics::handle();
     let ingestor = Arc::new(Ingestor::new(config.clone(), deps)?);
     health.register("broker");
     health.register("keys");

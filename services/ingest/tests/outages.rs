@@ -22,10 +22,11 @@ fn free_port() -> u16 {
         .port()
 }
 
+/// A private broker; killed when dropped, so a failing test leaves no process behind.
 struct Broker {
     child: Child,
     port: u16,
-    dir: tempfile::TempDir,
+    dir: Option<tempfile::TempDir>,
 }
 
 impl Broker {
@@ -52,13 +53,24 @@ impl Broker {
             assert!(Instant::now() < deadline, "broker did not start");
             std::thread::sleep(Duration::from_millis(100));
         }
-        Self { child, port, dir }
+        Self {
+            child,
+            port,
+            dir: Some(dir),
+        }
     }
 
+    /// Stops it and hands back its port and data, for a restart.
     fn stop(mut self) -> (u16, tempfile::TempDir) {
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
-        (self.port, self.dir)
+        let dir = self.dir.take().expect("a running broker has its data");
+        (self.port, dir)
+    }
+}
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
@@ -109,7 +121,10 @@ async fn broker_stopped_means_503_and_no_2xx_then_recovery() {
     );
 
     let broker = Broker::start(port, dir);
-    let deadline = Instant::now() + Duration::from_secs(30);
+    // Reconnecting and re-initialising the idempotent producer is quick on an idle machine
+    // (seconds) but waits on backoffs; the bound leaves room for a CI machine running every
+    // other test beside this one.
+    let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         if send(&h, body()).await == 200 {
             break;

@@ -4,8 +4,8 @@
 //!
 //! A round ends after `max_batch_rows` messages, `max_batch_bytes` bytes or `flush_interval_ms`.
 //! Then, in order: sessions apply their envelopes; events, insights, replay chunks and session
-//! rows are inserted; insights are published to `gosight.insights`; offsets are committed; live
-//! updates go out. A crash anywhere before the commit redelivers the round: each session resumes
+//! rows are inserted; insights are published to `gosight.insights`; live updates start going
+//! out (in the background, while the next round is read); offsets are committed. A crash anywhere before the commit redelivers the round: each session resumes
 //! from its stored row, skipping envelopes at or before the row's `(last_partition,
 //! last_offset)`. Envelopes after it whose events were stored anyway (a crash between the events
 //! and the sessions insert) are found by looking up the event ids of every message that was
@@ -76,6 +76,9 @@ pub struct Shard {
     writers: Writers,
     insights_bus: Option<Arc<dyn EventBus>>,
     live: Option<Arc<dyn LiveFanout>>,
+    /// The previous round's live updates, still going out while the next round is read: one
+    /// round's worth at most, and a round's updates leave only after the previous round's.
+    live_task: Option<tokio::task::JoinHandle<()>>,
     sessions: HashMap<Key, Live>,
     thresholds: ProjectThresholds,
     panics: PanicLog,
@@ -164,6 +167,35 @@ fn drop_revoked(
     sessions.retain(|_, live| !gone.contains(&live.partition));
 }
 
+fn record_phase(phase: &'static str, started: Instant) {
+    metrics::histogram!("gosight_processor_round_seconds", "phase" => phase)
+        .record(started.elapsed().as_secs_f64());
+}
+
+/// Publishes a round's live updates with up to 64 in flight (issued in order, so a session's
+/// updates arrive in order on one connection), not one round trip each.
+async fn publish_live(live: Arc<dyn LiveFanout>, updates: Vec<LiveUpdate>) {
+    use futures::StreamExt;
+    let started = Instant::now();
+    let live = &live;
+    futures::stream::iter(updates)
+        .filter_map(|update| async move {
+            let payload = serde_json::to_vec(&update).ok()?;
+            Some((channel(update.project_id()), Bytes::from(payload)))
+        })
+        .map(|(channel, payload)| async move { live.publish(&channel, payload).await })
+        .buffered(64)
+        .for_each(|result| async move {
+            if let Err(error) = result {
+                metrics::counter!("gosight_processor_live_errors_total").increment(1);
+                tracing::debug!(%error, "live update not published");
+            }
+        })
+        .await;
+    metrics::histogram!("gosight_processor_live_publish_seconds")
+        .record(started.elapsed().as_secs_f64());
+}
+
 /// Hands `rows` to a writer and waits until they are in ClickHouse.
 async fn flush<R: StoredRow>(
     writer: &Addr<TableWriter<R>>,
@@ -243,6 +275,7 @@ impl Shard {
             writers,
             insights_bus,
             live,
+            live_task: None,
             sessions: HashMap::new(),
             panics: PanicLog::default(),
             stop,
@@ -263,6 +296,9 @@ impl Shard {
                 last_idle_check = Instant::now();
             }
             if stopping {
+                if let Some(task) = self.live_task.take() {
+                    let _ = task.await;
+                }
                 // A dynamic member leaves the group on close and its partitions move at once. A
                 // static member (shard_id set) keeps them until the broker's session timeout, so
                 // a restart within it gets them back without a rebalance.
@@ -272,8 +308,11 @@ impl Shard {
         }
     }
 
-    /// Reads one round; returns whether shutdown began.
+    /// Reads one round; returns whether shutdown began. Each phase's time goes to
+    /// `gosight_processor_round_seconds{phase}`: `read` (including waiting for messages),
+    /// `apply` (session actors), `write` (the analytics store, insights, live updates), `commit`.
     async fn round(&mut self) -> Result<bool, ProcessorError> {
+        let started = Instant::now();
         let deadline =
             tokio::time::Instant::now() + Duration::from_millis(self.config.flush_interval_ms);
         let mut items = Vec::new();
@@ -323,11 +362,22 @@ impl Shard {
             &mut items,
             &mut offsets,
         );
+        record_phase("read", started);
+        metrics::counter!("gosight_processor_messages_total").increment(items.len() as u64);
         if !items.is_empty() {
+            let started = Instant::now();
             let output = self.apply(items).await?;
+            record_phase("apply", started);
+            let started = Instant::now();
             self.write(output).await?;
+            record_phase("write", started);
         }
-        self.commit(&offsets).await?;
+        if !offsets.is_empty() {
+            let started = Instant::now();
+            self.commit(&offsets).await?;
+            record_phase("commit", started);
+        }
+        metrics::gauge!("gosight_processor_live_sessions").set(self.sessions.len() as f64);
         Ok(stopping)
     }
 
@@ -521,29 +571,17 @@ impl Shard {
         if let Some(bus) = &self.insights_bus {
             bus.publish_all(insight_records).await?;
         }
-        self.publish_live(live).await;
+        // The previous round's updates first, so they stay in order and at most one round's
+        // wait in memory; this round's go out while the next round is read.
+        if let Some(previous) = self.live_task.take() {
+            let _ = previous.await;
+        }
+        if let Some(fanout) = self.live.clone()
+            && !live.is_empty()
+        {
+            self.live_task = Some(actix::spawn(publish_live(fanout, live)));
+        }
         Ok(())
-    }
-
-    /// Live updates go out with up to 64 in flight (issued in order, so a session's updates
-    /// arrive in order on one connection), not one round trip each.
-    async fn publish_live(&self, updates: Vec<LiveUpdate>) {
-        use futures::StreamExt;
-        let Some(live) = &self.live else { return };
-        futures::stream::iter(updates)
-            .filter_map(|update| async move {
-                let payload = serde_json::to_vec(&update).ok()?;
-                Some((channel(update.project_id()), Bytes::from(payload)))
-            })
-            .map(|(channel, payload)| async move { live.publish(&channel, payload).await })
-            .buffered(64)
-            .for_each(|result| async move {
-                if let Err(error) = result {
-                    metrics::counter!("gosight_processor_live_errors_total").increment(1);
-                    tracing::debug!(%error, "live update not published");
-                }
-            })
-            .await;
     }
 
     async fn commit(&self, offsets: &HashMap<(String, i32), i64>) -> Result<(), ProcessorError> {

@@ -52,6 +52,7 @@ pub async fn processor(config: Config) -> anyhow::Result<ExitCode> {
     shutdown::on_signal(token.clone(), health.clone());
     let processor = config.processor.clone();
     tracing::info!(shard_id = %processor.shard_id, "processor starting");
+    gosight_common::metrics::handle();
     let shard = gosight_processor::spawn(
         processor,
         config.kafka.clone(),

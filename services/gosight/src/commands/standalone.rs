@@ -183,7 +183,7 @@ pub async fn run(
     };
 
     // The ingest pipeline, publishing to the embedded bus.
-    gosight_ingest::metrics::handle();
+    gosight_common::metrics::handle();
     let ingestor = Arc::new(Ingestor::new(
         config.ingest.clone(),
         Dependencies {

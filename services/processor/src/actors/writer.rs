@@ -114,6 +114,7 @@ impl<R: StoredRow> Handler<Flush> for TableWriter<R> {
         );
         Box::pin(async move {
             for chunk in rows.chunks(max_rows) {
+                let started = std::time::Instant::now();
                 with_backoff(
                     &stop,
                     || R::insert(store.as_ref(), chunk),
@@ -126,6 +127,9 @@ impl<R: StoredRow> Handler<Flush> for TableWriter<R> {
                 .await?;
                 metrics::counter!("gosight_processor_rows_written_total", "table" => table)
                     .increment(chunk.len() as u64);
+                // Retries included: how long the rows waited to be stored.
+                metrics::histogram!("gosight_processor_insert_seconds", "table" => table)
+                    .record(started.elapsed().as_secs_f64());
             }
             Ok(rows.len())
         })

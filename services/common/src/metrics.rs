@@ -1,7 +1,8 @@
-//! Prometheus metrics: one recorder per process, rendered at `GET /metrics`.
+//! Prometheus metrics: one recorder per process, rendered at `GET /metrics` by every component
+//! (the ingest's and API's servers, and the probe server of the processor and alerting).
 //!
-//! Labels are bounded: `project` (one per project), `reason`, `result`, `endpoint`, `status`;
-//! never a session or event id.
+//! Labels are bounded: `project` (one per project), `reason`, `result`, `endpoint`, `status`,
+//! `table`, `phase`; never a session or event id.
 
 use std::sync::OnceLock;
 
@@ -27,4 +28,11 @@ pub fn handle() -> PrometheusHandle {
             }
         })
         .clone()
+}
+
+/// `GET /metrics`: everything this process recorded, in Prometheus' text format.
+pub async fn endpoint() -> actix_web::HttpResponse {
+    actix_web::HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4")
+        .body(handle().render())
 }
