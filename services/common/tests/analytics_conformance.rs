@@ -200,7 +200,7 @@ async fn events_fold_redelivered_copies_in_order(store: &dyn AnalyticsStore) {
         .map(|i| {
             let mut row = event(project, session, "click", base + 1000 * (5 - i));
             row.sequence = i as u64;
-            row.target_selector = format!("#b{i}");
+            row.target_selector = format!("#b{i}").into();
             row.payload = format!("{{\"n\":{i}}}");
             row.error_fingerprint = u64::MAX - i as u64;
             row

@@ -86,7 +86,7 @@ pub fn event_row(envelope: &EventEnvelope) -> Option<EventRow> {
 }
 
 /// The columns whose values repeat from event to event of a session (user, page, geo, user
-/// agent). Rows built with the same `SharedStrings` share one allocation per distinct value
+/// agent, the element clicked). Rows built with the same `SharedStrings` share one allocation per distinct value
 /// instead of each owning a copy: a session actor keeps one for the length of a message.
 #[derive(Debug, Default)]
 pub struct SharedStrings {
@@ -103,6 +103,9 @@ pub struct SharedStrings {
     browser_version: Arc<str>,
     os: Arc<str>,
     os_version: Arc<str>,
+    target_tag: Arc<str>,
+    target_selector: Arc<str>,
+    target_text: Arc<str>,
 }
 
 /// `value`, shared with the previous row's if it is the same.
@@ -166,9 +169,9 @@ pub fn event_row_with_ids(
             row.viewport_height = click.viewport_height;
             row.document_height = click.document_height;
             if let Some(target) = &click.target {
-                row.target_tag = target.tag.clone();
-                row.target_selector = target.selector.clone();
-                row.target_text = target.text.clone();
+                row.target_tag = share(&mut shared.target_tag, &target.tag);
+                row.target_selector = share(&mut shared.target_selector, &target.selector);
+                row.target_text = share(&mut shared.target_text, &target.text);
             }
         }
         Some(Payload::Scroll(scroll)) => {
@@ -179,8 +182,8 @@ pub fn event_row_with_ids(
         }
         Some(Payload::Input(input)) => {
             if let Some(target) = &input.target {
-                row.target_tag = target.tag.clone();
-                row.target_selector = target.selector.clone();
+                row.target_tag = share(&mut shared.target_tag, &target.tag);
+                row.target_selector = share(&mut shared.target_selector, &target.selector);
             }
         }
         Some(Payload::JsError(error)) => {
@@ -317,7 +320,10 @@ pub fn signals(envelope: &EventEnvelope, shared: &mut SharedStrings, out: &mut V
                 url: url(),
                 x: click.page_x.max(click.x),
                 y: click.page_y.max(click.y),
-                selector: Arc::from(target.map(|t| t.selector.as_str()).unwrap_or_default()),
+                selector: share(
+                    &mut shared.target_selector,
+                    target.map(|t| t.selector.as_str()).unwrap_or_default(),
+                ),
                 selected_text: click.selected_text,
             })));
         }
