@@ -1,8 +1,9 @@
 //! How much CPU the local Kafka-protocol broker spends with nothing to do: first with no
 //! client, then with one idle producer (GoSight's producer settings) that has sent a single
 //! record, as an ingest between requests has, then with that producer, a second one and an idle
-//! consumer connected, as during an end-to-end run (ingest, processor, its insight producer). The figure explains how much of this machine the
-//! end-to-end benchmarks have left for GoSight itself.
+//! consumer connected, as during an end-to-end run (ingest, processor, its insight producer).
+//! The figure explains how much of this machine the end-to-end benchmarks have left for GoSight
+//! itself.
 //!
 //! ```text
 //! bash scripts/services.sh start && eval "$(bash scripts/services.sh env)"
@@ -17,7 +18,7 @@ use std::time::Duration;
 
 use gosight_common::kafka::KafkaConfig;
 use rdkafka::consumer::Consumer;
-use rdkafka::producer::FutureRecord;
+use rdkafka::producer::{FutureProducer, FutureRecord};
 
 /// User + system CPU seconds of `pid` so far.
 fn cpu_seconds(pid: u32) -> f64 {
@@ -37,6 +38,22 @@ fn find_broker() -> Option<u32> {
             let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
             cmdline.contains("noida-db start").then_some(pid)
         })
+}
+
+/// A producer with GoSight's settings that has sent one record to `topic`.
+async fn producer_after_a_record(
+    config: &KafkaConfig,
+    topic: &str,
+) -> Result<FutureProducer, Box<dyn std::error::Error + Send + Sync>> {
+    let producer = config.producer()?;
+    producer
+        .send(
+            FutureRecord::to(topic).key("k").payload("one record"),
+            Duration::from_secs(10),
+        )
+        .await
+        .map_err(|(e, _)| e)?;
+    Ok(producer)
 }
 
 async fn share_of_a_core(pid: u32, seconds: u64) -> f64 {
@@ -63,27 +80,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         "no client:                        {:.2} cores",
         share_of_a_core(pid, seconds).await
     );
-    let producer = config.producer()?;
     let topic = format!("broker-cpu-{}", std::process::id());
-    producer
-        .send(
-            FutureRecord::to(&topic).key("k").payload("one record"),
-            Duration::from_secs(10),
-        )
-        .await
-        .map_err(|(e, _)| e)?;
+    let producer = producer_after_a_record(&config, &topic).await?;
     println!(
         "one idle producer after a record: {:.2} cores",
         share_of_a_core(pid, seconds).await
     );
-    let second = config.producer()?;
-    second
-        .send(
-            FutureRecord::to(&topic).key("k").payload("another record"),
-            Duration::from_secs(10),
-        )
-        .await
-        .map_err(|(e, _)| e)?;
+    let second = producer_after_a_record(&config, &topic).await?;
     let consumer = config.consumer(&format!("{topic}-group"), None)?;
     consumer.subscribe(&[topic.as_str()])?;
     let _ = tokio::time::timeout(Duration::from_secs(5), consumer.recv()).await;

@@ -86,8 +86,9 @@ pub fn event_row(envelope: &EventEnvelope) -> Option<EventRow> {
 }
 
 /// The columns whose values repeat from event to event of a session (user, page, geo, user
-/// agent, the element clicked). Rows built with the same `SharedStrings` share one allocation per distinct value
-/// instead of each owning a copy: a session actor keeps one for the length of a message.
+/// agent, the element clicked). Rows built with the same `SharedStrings` share one allocation
+/// per distinct value instead of each owning a copy: a session actor keeps one for the length of
+/// a message.
 #[derive(Debug, Default)]
 pub struct SharedStrings {
     user_id: Arc<str>,

@@ -3,15 +3,15 @@
 //! the analytics store (ClickHouse, or SQLite in standalone mode).
 //!
 //! A round ends after `max_batch_rows` messages, `max_batch_bytes` bytes or `flush_interval_ms`.
-//! Then, in order: sessions apply their envelopes; events, insights, replay chunks and session
-//! rows are inserted; insights are published to `gosight.insights`; live updates start going
-//! out (in the background, while the next round is read); offsets are committed. A crash anywhere before the commit redelivers the round: each session resumes
-//! from its stored row, skipping envelopes at or before the row's `(last_partition,
-//! last_offset)`. Envelopes after it whose events were stored anyway (a crash between the events
-//! and the sessions insert) are found by looking up the event ids of every message that was
-//! already in the partition when this shard got it (below its high watermark then): they are
-//! counted and not written again, so the tables filled on insert into `events` see each event once. Event rows that do
-//! arrive twice fold in ClickHouse by event id.
+//! Then, in order: sessions apply their envelopes; events, insights, replay chunks and session rows
+//! are inserted; insights are published to `gosight.insights`; live updates start going out (in the
+//! background, while the next round is read); offsets are committed. A crash anywhere before the
+//! commit redelivers the round: each session resumes from its stored row, skipping envelopes at or
+//! before the row's `(last_partition, last_offset)`. Envelopes after it whose events were stored
+//! anyway (a crash between the events and the sessions insert) are found by looking up the event
+//! ids of every message that was already in the partition when this shard got it (below its high
+//! watermark then): they are counted and not written again, so the tables filled on insert into
+//! `events` see each event once. Event rows that do arrive twice fold in ClickHouse by event id.
 //!
 //! Partitions (and so sessions) move between shards when shards are added or removed. A revoked
 //! partition's messages still in the round are dropped uncommitted (the new owner reads them) and
@@ -584,10 +584,8 @@ impl Shard {
         Ok(())
     }
 
+    /// Called with the offsets of a round that read something (the round skips it otherwise).
     async fn commit(&self, offsets: &HashMap<(String, i32), i64>) -> Result<(), ProcessorError> {
-        if offsets.is_empty() {
-            return Ok(());
-        }
         self.source.commit(offsets).await
     }
 
