@@ -4,6 +4,7 @@
 //!   follow the proto3 JSON mapping (the HTTP ingest accepts and answers it), and the tonic
 //!   `IngestService` client and server.
 //! - [`event_type_of`]: the event type a payload stands for, used to check `Event.type`.
+//! - [`EventEnvelope::all_events`]: the events of an envelope in either of its two shapes.
 //!
 //! Compatibility rules are in `proto/README.md`.
 
@@ -19,6 +20,19 @@ pub mod gosight {
 }
 
 pub use gosight::*;
+
+impl EventEnvelope {
+    /// Every event the envelope carries: `event` (one event per message) and then `events` (one
+    /// batch per message). See `envelope.proto`.
+    pub fn all_events(&self) -> impl Iterator<Item = &Event> {
+        self.event.iter().chain(self.events.iter())
+    }
+
+    /// How many events the envelope carries.
+    pub fn event_count(&self) -> usize {
+        usize::from(self.event.is_some()) + self.events.len()
+    }
+}
 
 /// The [`EventType`] that a payload variant stands for.
 pub fn event_type_of(payload: &event::Payload) -> EventType {

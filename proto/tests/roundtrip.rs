@@ -272,9 +272,28 @@ fn envelope_round_trips() {
             is_bot: false,
         }),
         event: Some(event(EventType::Click, 1)),
+        events: Vec::new(),
     };
     let decoded = EventEnvelope::decode(envelope.encode_to_vec().as_slice()).unwrap();
     assert_eq!(decoded, envelope);
+    assert_eq!(decoded.event_count(), 1);
+    // The batch shape: the events of one batch share the context; readers see both shapes alike.
+    let batched = EventEnvelope {
+        event: None,
+        events: vec![event(EventType::PageView, 2), event(EventType::Click, 3)],
+        ..envelope.clone()
+    };
+    let decoded = EventEnvelope::decode(batched.encode_to_vec().as_slice()).unwrap();
+    assert_eq!(decoded, batched);
+    assert_eq!(decoded.event_count(), 2);
+    let ids: Vec<&str> = decoded.all_events().map(|e| e.event_id.as_str()).collect();
+    assert_eq!(
+        ids,
+        [
+            batched.events[0].event_id.as_str(),
+            batched.events[1].event_id.as_str()
+        ]
+    );
     let replay = ReplayEnvelope {
         project_id: envelope.project_id.clone(),
         received_at: envelope.received_at,

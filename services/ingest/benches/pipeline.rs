@@ -1,6 +1,7 @@
 //! The per-event path inside one ingest process, without network or broker: decode a batch
 //! (protobuf, JSON, gzip), authenticate (cache hit), validate, rate-limit, enrich (user agent,
-//! GeoIP), encode one envelope per event and hand it to the bus.
+//! GeoIP), encode one envelope per batch (its events with what the ingest added) and hand it to
+//! the bus.
 //!
 //! `cargo bench -p gosight-ingest --bench pipeline`; figures in docs/benchmarks.md.
 

@@ -22,6 +22,10 @@ pub struct IngestConfig {
     pub max_decompressed_bytes: usize,
     /// Most events in one batch; the rest of a larger batch is rejected with a reason.
     pub max_events_per_batch: usize,
+    /// Largest `gosight.events.raw` message, in bytes of encoded events, e.g. `524288`. A batch's
+    /// accepted events go out as one message, or as several when they are larger than this (keep
+    /// it under the broker's `message.max.bytes`). An event larger than it goes out alone.
+    pub max_message_bytes: usize,
     /// How far in the past an event's timestamp may lie, in seconds (default 7 days: offline
     /// queues flush late).
     pub max_event_age_secs: u64,
@@ -63,6 +67,7 @@ impl Default for IngestConfig {
             max_replay_body_bytes: 1024 * 1024,
             max_decompressed_bytes: 8 * 1024 * 1024,
             max_events_per_batch: 500,
+            max_message_bytes: 512 * 1024,
             max_event_age_secs: 7 * 24 * 3600,
             max_clock_skew_secs: 300,
             max_in_flight_requests: 4096,
@@ -113,6 +118,7 @@ impl IngestConfig {
             ("ingest.max_replay_body_bytes", self.max_replay_body_bytes),
             ("ingest.max_decompressed_bytes", self.max_decompressed_bytes),
             ("ingest.max_events_per_batch", self.max_events_per_batch),
+            ("ingest.max_message_bytes", self.max_message_bytes),
             ("ingest.max_in_flight_requests", self.max_in_flight_requests),
         ];
         for (key, value) in positive {

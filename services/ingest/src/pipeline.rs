@@ -89,6 +89,29 @@ fn now_ms() -> i64 {
     (OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
 }
 
+/// Splits a batch's events, in order, into runs of at most `max_bytes` encoded bytes, one per
+/// message. An event larger than `max_bytes` gets a run of its own.
+fn message_chunks(events: Vec<Event>, max_bytes: usize) -> Vec<Vec<Event>> {
+    let mut chunks: Vec<Vec<Event>> = Vec::new();
+    let mut current: Vec<Event> = Vec::new();
+    let mut size = 0usize;
+    for event in events {
+        // The size of the event as a repeated field: tag, length prefix, body.
+        let len = event.encoded_len();
+        let len = len + prost::length_delimiter_len(len) + 1;
+        if !current.is_empty() && size + len > max_bytes {
+            chunks.push(std::mem::take(&mut current));
+            size = 0;
+        }
+        size += len;
+        current.push(event);
+    }
+    if !current.is_empty() {
+        chunks.push(current);
+    }
+    chunks
+}
+
 fn new_traceparent() -> String {
     let trace: u128 = rand::random::<u128>() | 1;
     let span: u64 = rand::random::<u64>() | 1;
@@ -296,13 +319,14 @@ impl Ingestor {
         }
         rejections.sort_by_key(|r| r.index);
 
+        let accepted_count = accepted.len();
         if !accepted.is_empty() {
             self.limiter
                 .check(
                     project,
                     record.rate_limit,
                     record.rate_burst,
-                    accepted.len() as u32,
+                    accepted_count as u32,
                 )
                 .await?;
             let ip = self.client_ip(client);
@@ -321,18 +345,19 @@ impl Ingestor {
                 geo,
                 user_agent: Some(user_agent),
                 event: None,
+                events: Vec::new(),
             };
-            self.publish_events(project, envelope_base, accepted.as_slice(), client)
+            self.publish_events(project, envelope_base, accepted, client)
                 .await?;
         }
 
         let project_label = project.to_string();
         metrics::counter!("gosight_ingest_events_total", "project" => project_label.clone(), "result" => "accepted")
-            .increment(accepted.len() as u64);
+            .increment(accepted_count as u64);
         metrics::counter!("gosight_ingest_events_total", "project" => project_label, "result" => "rejected")
             .increment(rejected as u64);
         Ok(EventAck {
-            accepted: accepted.len() as u32,
+            accepted: accepted_count as u32,
             rejected: rejected as u32,
             rejections,
         })
@@ -342,7 +367,7 @@ impl Ingestor {
         &self,
         project: Uuid,
         mut envelope: EventEnvelope,
-        events: &[Event],
+        events: Vec<Event>,
         client: &ClientInfo,
     ) -> Result<(), IngestError> {
         let session_id = envelope
@@ -355,26 +380,29 @@ impl Ingestor {
             "traceparent".to_string(),
             self.traceparent(client).into_bytes(),
         )];
-        let mut records = Vec::with_capacity(events.len() + 1);
-        for event in events {
-            envelope.event = Some(event.clone());
-            let payload = Bytes::from(envelope.encode_to_vec());
-            let is_error = matches!(
+        let mut records = Vec::new();
+        let errors = events.iter().filter(|event| {
+            matches!(
                 event.payload,
                 Some(Payload::JsError(_)) | Some(Payload::NetworkError(_))
-            );
-            if is_error {
-                records.push(BusRecord {
-                    topic: self.topics.events_errors.clone(),
-                    key: key.clone(),
-                    payload: payload.clone(),
-                    headers: headers.clone(),
-                });
-            }
+            )
+        });
+        for error in errors {
+            envelope.event = Some(error.clone());
+            records.push(BusRecord {
+                topic: self.topics.events_errors.clone(),
+                key: key.clone(),
+                payload: Bytes::from(envelope.encode_to_vec()),
+                headers: headers.clone(),
+            });
+        }
+        envelope.event = None;
+        for events in message_chunks(events, self.config.max_message_bytes) {
+            envelope.events = events;
             records.push(BusRecord {
                 topic: self.topics.events_raw.clone(),
                 key: key.clone(),
-                payload,
+                payload: Bytes::from(envelope.encode_to_vec()),
                 headers: headers.clone(),
             });
         }
@@ -488,6 +516,51 @@ mod tests {
         assert!(!origin_allowed(&allowed, Some("https://example.org")));
         assert!(!origin_allowed(&allowed, Some("https://evilshop.example")));
         assert!(!origin_allowed(&allowed, Some("null")));
+    }
+
+    fn sized(id: usize, text_len: usize) -> Event {
+        Event {
+            event_id: format!("e{id}"),
+            payload: Some(Payload::Custom(gosight_proto::CustomPayload {
+                name: "x".repeat(text_len),
+                ..Default::default()
+            })),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn batches_split_into_messages_by_size_and_keep_order() {
+        let events: Vec<Event> = (0..10).map(|i| sized(i, 100)).collect();
+        let one = events[0].encoded_len();
+        let each = one + prost::length_delimiter_len(one) + 1;
+        // All in one message when they fit.
+        let chunks = message_chunks(events.clone(), 10 * each);
+        assert_eq!(chunks.len(), 1);
+        assert_eq!(chunks[0], events);
+        // Three per message otherwise, in order, and every envelope fits.
+        let chunks = message_chunks(events.clone(), 3 * each + 1);
+        assert_eq!(
+            chunks.iter().map(Vec::len).collect::<Vec<_>>(),
+            vec![3, 3, 3, 1]
+        );
+        assert_eq!(chunks.concat(), events);
+        for chunk in &chunks {
+            let envelope = EventEnvelope {
+                events: chunk.clone(),
+                ..Default::default()
+            };
+            assert!(envelope.encoded_len() <= 3 * each + 1);
+        }
+        // An event larger than the limit goes alone; nothing is dropped.
+        let mut mixed = vec![sized(0, 10), sized(1, 5000), sized(2, 10)];
+        let chunks = message_chunks(mixed.clone(), 1000);
+        assert_eq!(
+            chunks.iter().map(Vec::len).collect::<Vec<_>>(),
+            vec![1, 1, 1]
+        );
+        assert_eq!(chunks.concat(), std::mem::take(&mut mixed));
+        assert!(message_chunks(Vec::new(), 1000).is_empty());
     }
 
     #[test]

@@ -92,6 +92,11 @@ async fn http_batches_arrive_keyed_and_enriched() {
     let decoded = EventAck::decode(response.bytes().await.unwrap()).unwrap();
     assert_eq!(decoded.accepted, 1);
 
+    // One message per batch, the batch's events in it in order.
+    let messages = h.read_messages(&h.topics.events_raw, 4).await;
+    let counts: Vec<usize> = messages.iter().map(|(_, _, e)| e.event_count()).collect();
+    assert_eq!(counts, vec![2, 1, 1]);
+    assert!(messages.iter().all(|(_, _, e)| e.event.is_none()));
     let envelopes = h.read(&h.topics.events_raw, 4).await;
     let key = format!("{}:{session}", h.project);
     let partitions: HashSet<i32> = envelopes.iter().map(|(_, p, _)| *p).collect();

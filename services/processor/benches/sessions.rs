@@ -1,5 +1,7 @@
 //! Routing and detection without I/O: envelopes grouped per session, as a shard round does, sent
 //! to supervised `SessionActor`s that update aggregates, run every detector and build the rows.
+//! Each session gets 10 events per round, as one message (a batch, as the ingest writes them) or
+//! as ten (one event per message, as older ingests wrote them).
 //!
 //! `cargo bench -p gosight-processor --bench sessions`; figures in docs/benchmarks.md.
 
@@ -25,7 +27,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 const SESSIONS: usize = 1_000;
 const EVENTS_PER_SESSION: usize = 10;
 
-fn envelope(project: Uuid, session: Uuid, n: usize) -> Arc<EventEnvelope> {
+fn event(n: usize) -> Event {
     let payload = match n % 5 {
         0 => Payload::MouseMove(MouseMovePayload {
             positions: (0..5)
@@ -60,9 +62,27 @@ fn envelope(project: Uuid, session: Uuid, n: usize) -> Arc<EventEnvelope> {
         Payload::Scroll(_) => EventType::Scroll,
         _ => EventType::Click,
     };
-    Arc::new(EventEnvelope {
+    Event {
+        event_id: Uuid::new_v4().to_string(),
+        r#type: ty as i32,
+        timestamp: Some(Timestamp {
+            unix_ms: 1_763_700_000_000 + n as i64 * 100,
+        }),
+        page: Some(Page {
+            url: "https://shop.example/products/garden-chair?ref=home".into(),
+            path: "/products/garden-chair".into(),
+            title: "Garden chair – Shop".into(),
+            referrer: "https://www.google.com/".into(),
+        }),
+        sequence: n as u64,
+        payload: Some(payload),
+    }
+}
+
+/// What the ingest adds to a batch: user, device, geo and parsed user agent filled in.
+fn context(project: Uuid, session: Uuid, n: usize) -> EventEnvelope {
+    EventEnvelope {
         project_id: project.to_string(),
-        // As ingest hands it on: user, device, geo and parsed user agent filled in.
         session: Some(SessionMeta {
             session_id: session.to_string(),
             user_id: "user-4711".into(),
@@ -95,23 +115,37 @@ fn envelope(project: Uuid, session: Uuid, n: usize) -> Arc<EventEnvelope> {
             device_type: DeviceType::Desktop as i32,
             is_bot: false,
         }),
-        event: Some(Event {
-            event_id: Uuid::new_v4().to_string(),
-            r#type: ty as i32,
-            timestamp: Some(Timestamp {
-                unix_ms: 1_763_700_000_000 + n as i64 * 100,
-            }),
-            page: Some(Page {
-                url: "https://shop.example/products/garden-chair?ref=home".into(),
-                path: "/products/garden-chair".into(),
-                title: "Garden chair – Shop".into(),
-                referrer: "https://www.google.com/".into(),
-            }),
-            sequence: n as u64,
-            payload: Some(payload),
-        }),
         ..Default::default()
-    })
+    }
+}
+
+/// A session's messages for one round: one per batch of `EVENTS_PER_SESSION` events (as the
+/// ingest writes them), or one per event (older ingests).
+fn messages(
+    project: Uuid,
+    session: Uuid,
+    offset: &mut i64,
+    batched: bool,
+) -> Vec<(i32, i64, Arc<EventEnvelope>)> {
+    *offset += 1;
+    let first = *offset as usize * EVENTS_PER_SESSION;
+    if batched {
+        let envelope = EventEnvelope {
+            events: (first..first + EVENTS_PER_SESSION).map(event).collect(),
+            ..context(project, session, first)
+        };
+        return vec![(0, *offset, Arc::new(envelope))];
+    }
+    (first..first + EVENTS_PER_SESSION)
+        .map(|n| {
+            *offset += 1;
+            let envelope = EventEnvelope {
+                event: Some(event(n)),
+                ..context(project, session, n)
+            };
+            (0, *offset, Arc::new(envelope))
+        })
+        .collect()
 }
 
 fn bench(c: &mut Criterion) {
@@ -136,40 +170,44 @@ fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("session_actors");
     group.throughput(Throughput::Elements((SESSIONS * EVENTS_PER_SESSION) as u64));
     group.sample_size(20);
-    group.bench_function("route_apply_detect_10k_events", |b| {
-        b.iter_batched(
-            || {
-                // Fresh envelopes (new ids, later offsets) for every round.
-                actors
-                    .iter()
-                    .map(|(session, addr)| {
-                        let batch: Vec<(i32, i64, Arc<EventEnvelope>)> = (0..EVENTS_PER_SESSION)
-                            .map(|n| {
-                                offset += 1;
-                                (0, offset, envelope(project, *session, offset as usize + n))
-                            })
-                            .collect();
-                        (addr.clone(), batch)
-                    })
-                    .collect::<Vec<_>>()
-            },
-            |round| {
-                system.block_on(async {
-                    let replies = join_all(
-                        round
+    for (name, batched) in [
+        ("route_apply_detect_10k_events", true),
+        ("route_apply_detect_10k_events_one_per_message", false),
+    ] {
+        group.bench_function(name, |b| {
+            b.iter_batched(
+                || {
+                    // Fresh envelopes (new ids, later offsets) for every round.
+                    actors
+                        .iter()
+                        .map(|(session, addr)| {
+                            (
+                                addr.clone(),
+                                messages(project, *session, &mut offset, batched),
+                            )
+                        })
+                        .collect::<Vec<_>>()
+                },
+                |round| {
+                    system.block_on(async {
+                        let replies = join_all(
+                            round
+                                .into_iter()
+                                .map(|(addr, batch)| addr.send(Apply(batch))),
+                        )
+                        .await;
+                        let rows = replies
                             .into_iter()
-                            .map(|(addr, batch)| addr.send(Apply(batch))),
-                    )
-                    .await;
-                    replies
-                        .into_iter()
-                        .map(|r| r.unwrap().unwrap().events.len())
-                        .sum::<usize>()
-                })
-            },
-            criterion::BatchSize::LargeInput,
-        )
-    });
+                            .map(|r| r.unwrap().unwrap().events.len())
+                            .sum::<usize>();
+                        assert_eq!(rows, SESSIONS * EVENTS_PER_SESSION);
+                        rows
+                    })
+                },
+                criterion::BatchSize::LargeInput,
+            )
+        });
+    }
     group.finish();
     assert_eq!(panics.count(), 0);
 }

@@ -15,7 +15,8 @@ pub struct ProcessorConfig {
     pub group_id: String,
     /// Address of `/health` and `/ready`, e.g. `0.0.0.0:8083`.
     pub probe_listen: String,
-    /// A round ends (rows written, offsets committed) after this many bus messages, e.g. `10000`.
+    /// A round ends (rows written, offsets committed) once its messages carry this many events
+    /// (a replay chunk counts as one), e.g. `10000`.
     pub max_batch_rows: usize,
     /// ... or this many bytes of messages, e.g. `8388608`.
     pub max_batch_bytes: usize,

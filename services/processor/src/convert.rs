@@ -2,7 +2,7 @@
 
 use gosight_common::backend::EventRow;
 use gosight_proto::event::Payload;
-use gosight_proto::{DeviceType, EventEnvelope, EventType, LogLevel, WebVitalName};
+use gosight_proto::{DeviceType, Event, EventEnvelope, EventType, LogLevel, WebVitalName};
 use serde::ser::{Serialize, SerializeMap, Serializer};
 use std::sync::Arc;
 
@@ -69,20 +69,33 @@ pub fn error_fingerprint(message: &str, file: &str, function: &str) -> u64 {
     hash
 }
 
-/// The row for `events`; `None` if the envelope lacks the ids every row needs.
-pub fn event_row(envelope: &EventEnvelope) -> Option<EventRow> {
-    let event = envelope.event.as_ref()?;
-    let session = envelope.session.as_ref()?;
-    let project_id = Uuid::try_parse(&envelope.project_id).ok()?;
-    let session_id = Uuid::try_parse(&session.session_id).ok()?;
-    let event_id = Uuid::try_parse(&event.event_id).ok()?;
-    event_row_with_ids(
-        envelope,
-        project_id,
-        session_id,
-        event_id,
-        &mut SharedStrings::default(),
-    )
+/// The rows for `events` of every event in the envelope; events without the ids every row needs
+/// are left out.
+pub fn event_rows(envelope: &EventEnvelope) -> Vec<EventRow> {
+    let Some(session) = envelope.session.as_ref() else {
+        return Vec::new();
+    };
+    let (Ok(project_id), Ok(session_id)) = (
+        Uuid::try_parse(&envelope.project_id),
+        Uuid::try_parse(&session.session_id),
+    ) else {
+        return Vec::new();
+    };
+    let mut shared = SharedStrings::default();
+    envelope
+        .all_events()
+        .filter_map(|event| {
+            let event_id = Uuid::try_parse(&event.event_id).ok()?;
+            event_row_with_ids(
+                envelope,
+                event,
+                project_id,
+                session_id,
+                event_id,
+                &mut shared,
+            )
+        })
+        .collect()
 }
 
 /// The columns whose values repeat from event to event of a session (user, page, geo, user
@@ -117,16 +130,16 @@ fn share(slot: &mut Arc<str>, value: &str) -> Arc<str> {
     slot.clone()
 }
 
-/// [`event_row`] for a caller that has already parsed the envelope's three ids (a session actor
-/// knows its project and session).
+/// The row for `events` of one of the envelope's events, for a caller that has already parsed
+/// the three ids (a session actor knows its project and session).
 pub fn event_row_with_ids(
     envelope: &EventEnvelope,
+    event: &Event,
     project_id: Uuid,
     session_id: Uuid,
     event_id: Uuid,
     shared: &mut SharedStrings,
 ) -> Option<EventRow> {
-    let event = envelope.event.as_ref()?;
     let session = envelope.session.as_ref()?;
     let ty = EventType::try_from(event.r#type).unwrap_or(EventType::Unspecified);
     let ts = event.timestamp.map(|t| t.unix_ms).unwrap_or_default();
@@ -299,10 +312,7 @@ fn to_json<T: Serialize>(value: &T) -> String {
 /// What the detectors need of an event, if anything, appended to `out` (a buffer the caller
 /// reuses from event to event).
 /// URLs come from `shared`, as the event rows' do, so rows and windows hold one copy.
-pub fn signals(envelope: &EventEnvelope, shared: &mut SharedStrings, out: &mut Vec<Signal>) {
-    let Some(event) = envelope.event.as_ref() else {
-        return;
-    };
+pub fn signals(event: &Event, shared: &mut SharedStrings, out: &mut Vec<Signal>) {
     let at_ms = event.timestamp.map(|t| t.unix_ms).unwrap_or_default();
     let mut url = || {
         let url = event

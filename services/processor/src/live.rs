@@ -5,7 +5,7 @@
 use std::borrow::Cow;
 
 use gosight_common::backend::{InsightRow, SessionRow};
-use gosight_proto::EventEnvelope;
+use gosight_proto::Event;
 use gosight_proto::event::Payload;
 use serde::Serialize;
 use uuid::Uuid;
@@ -81,9 +81,9 @@ impl LiveUpdate {
 
     /// Page changes and actions a person watching would notice; pointer moves, scrolls, vitals
     /// and the like are not sent one by one.
-    pub fn worth_sending(envelope: &EventEnvelope) -> bool {
+    pub fn worth_sending(event: &Event) -> bool {
         matches!(
-            envelope.event.as_ref().and_then(|e| e.payload.as_ref()),
+            event.payload.as_ref(),
             Some(
                 Payload::PageView(_)
                     | Payload::Click(_)
@@ -95,8 +95,8 @@ impl LiveUpdate {
         )
     }
 
-    pub fn from_event(row: &SessionRow, envelope: &EventEnvelope) -> Self {
-        let event = envelope.event.as_ref();
+    pub fn from_event(row: &SessionRow, event: &Event) -> Self {
+        let event = Some(event);
         let at_ms = event
             .and_then(|e| e.timestamp)
             .map(|t| t.unix_ms)

@@ -8,8 +8,8 @@
 //!   detection windows, live only in memory and start empty after a restart.
 
 use gosight_common::backend::SessionRow;
-use gosight_proto::EventEnvelope;
 use gosight_proto::event::Payload;
+use gosight_proto::{Event, EventEnvelope};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -122,34 +122,30 @@ impl SessionState {
         false
     }
 
-    /// Counts one envelope read at `(partition, offset)`.
-    pub fn apply(&mut self, envelope: &EventEnvelope, partition: i32, offset: i64) -> Applied {
-        let event_id = envelope
-            .event
-            .as_ref()
-            .and_then(|e| Uuid::try_parse(&e.event_id).ok());
-        self.apply_parsed(envelope, event_id, partition, offset)
-    }
-
-    /// [`SessionState::apply`] with the event id already parsed (`None`: not a UUID).
-    pub fn apply_parsed(
-        &mut self,
-        envelope: &EventEnvelope,
-        event_id: Option<Uuid>,
-        partition: i32,
-        offset: i64,
-    ) -> Applied {
+    /// Starts counting the envelope read at `(partition, offset)`: false if the row already
+    /// counts it (it is at or before the row's position: a redelivery), true otherwise, and the
+    /// row's position moves to it. The envelope's events are then counted one by one with
+    /// [`SessionState::apply_event`].
+    pub fn begin(&mut self, partition: i32, offset: i64) -> bool {
         if partition == self.row.last_partition && offset <= self.row.last_offset {
-            return Applied::Duplicate;
-        }
-        let Some(event) = envelope.event.as_ref() else {
-            return Applied::Duplicate;
-        };
-        if self.seen(event_id) {
-            return Applied::Duplicate;
+            return false;
         }
         self.row.last_partition = partition;
         self.row.last_offset = offset;
+        true
+    }
+
+    /// Counts one of the envelope's events (`event_id` parsed, `None`: not a UUID) unless it was
+    /// seen lately.
+    pub fn apply_event(
+        &mut self,
+        envelope: &EventEnvelope,
+        event: &Event,
+        event_id: Option<Uuid>,
+    ) -> Applied {
+        if self.seen(event_id) {
+            return Applied::Duplicate;
+        }
         let first = self.row.event_count == 0;
         self.row.event_count += 1;
         let at = datetime(event.timestamp.map(|t| t.unix_ms).unwrap_or_default());

@@ -2,7 +2,8 @@
 //! [`SessionActor`], hands the rows to the [`TableWriter`]s and commits offsets once they are in
 //! the analytics store (ClickHouse, or SQLite in standalone mode).
 //!
-//! A round ends after `max_batch_rows` messages, `max_batch_bytes` bytes or `flush_interval_ms`.
+//! A round ends after `max_batch_rows` events (a message carries one batch of a session's events,
+//! or one replay chunk), `max_batch_bytes` bytes or `flush_interval_ms`.
 //! Then, in order: sessions apply their envelopes; events, insights, replay chunks and session rows
 //! are inserted; insights are published to `gosight.insights`; live updates start going out (in the
 //! background, while the next round is read); offsets are committed. A crash anywhere before the
@@ -42,7 +43,7 @@ use crate::actors::{
     TableWriter,
 };
 use crate::config::ProcessorConfig;
-use crate::convert::{datetime, event_row};
+use crate::convert::{datetime, event_rows};
 use crate::detect::QUIET_AFTER;
 use crate::error::ProcessorError;
 use crate::live::{LiveUpdate, channel};
@@ -318,8 +319,9 @@ impl Shard {
         let mut items = Vec::new();
         let mut offsets: HashMap<(String, i32), i64> = HashMap::new();
         let mut bytes = 0usize;
+        let mut rows = 0usize;
         let mut stopping = false;
-        while items.len() < self.config.max_batch_rows && bytes < self.config.max_batch_bytes {
+        while rows < self.config.max_batch_rows && bytes < self.config.max_batch_bytes {
             let message = tokio::select! {
                 _ = self.stop.cancelled() => { stopping = true; break }
                 _ = tokio::time::sleep_until(deadline) => break,
@@ -348,7 +350,13 @@ impl Shard {
             offsets.insert((topic.to_string(), partition), offset);
             let maybe_seen = self.source.maybe_seen(topic, partition, offset);
             match decode(&self.topics, topic, partition, offset, payload, maybe_seen) {
-                Some(item) => items.push(item),
+                Some(item) => {
+                    rows += match &item {
+                        Item::Event(_, _, _, envelope, _) => envelope.event_count(),
+                        Item::Replay(..) => 1,
+                    };
+                    items.push(item);
+                }
                 None => {
                     metrics::counter!("gosight_processor_undecodable_total").increment(1);
                     tracing::warn!(topic, partition, offset, "skipping an undecodable message");
@@ -364,6 +372,7 @@ impl Shard {
         );
         record_phase("read", started);
         metrics::counter!("gosight_processor_messages_total").increment(items.len() as u64);
+        metrics::counter!("gosight_processor_events_read_total").increment(rows as u64);
         if !items.is_empty() {
             let started = Instant::now();
             let output = self.apply(items).await?;
@@ -471,8 +480,8 @@ impl Shard {
         for item in items {
             match item {
                 Item::Event(key, partition, offset, envelope, seen) => {
-                    if seen && let Some(row) = event_row(&envelope) {
-                        maybe_seen.push(row);
+                    if seen {
+                        maybe_seen.extend(event_rows(&envelope));
                     }
                     let group = groups.entry(key).or_default();
                     if group.is_empty() {
@@ -520,7 +529,7 @@ impl Shard {
                 // are still written, uncounted in the aggregate.
                 Ok(Err(_)) | Err(_) => output.events.extend(
                     kept.iter()
-                        .filter_map(|e| event_row(e))
+                        .flat_map(|e| event_rows(e))
                         .filter(|row| !ids.contains(&row.event_id)),
                 ),
             }

@@ -101,6 +101,7 @@ fn envelope(
             payload: Some(payload),
         }),
         client_ip: String::new(),
+        events: Vec::new(),
     }
 }
 
@@ -133,23 +134,52 @@ fn click(p: Uuid, s: Uuid, at: i64, url: &str, x: i32, y: i32) -> EventEnvelope 
     )
 }
 
-async fn send(env: &Env, envelopes: &[EventEnvelope]) {
+/// Publishes the events as the ingest does: consecutive events of one session go out as one
+/// batch message, `per_message` events at most. With 1, one event per message (in `event`), as
+/// older ingests wrote them.
+async fn send_batched(env: &Env, envelopes: &[EventEnvelope], per_message: usize) {
+    let mut runs: Vec<Vec<&EventEnvelope>> = Vec::new();
     for e in envelopes {
+        match runs.last_mut() {
+            Some(run)
+                if run.len() < per_message
+                    && run[0].project_id == e.project_id
+                    && run[0].session == e.session =>
+            {
+                run.push(e)
+            }
+            _ => runs.push(vec![e]),
+        }
+    }
+    for run in runs {
         let key = format!(
             "{}:{}",
-            e.project_id,
-            e.session.as_ref().unwrap().session_id
+            run[0].project_id,
+            run[0].session.as_ref().unwrap().session_id
         );
+        let message = if per_message == 1 {
+            run[0].clone()
+        } else {
+            EventEnvelope {
+                event: None,
+                events: run.iter().filter_map(|e| e.event.clone()).collect(),
+                ..run[0].clone()
+            }
+        };
         env.bus
             .publish(BusRecord {
                 topic: env.kafka.topics.events_raw.clone(),
                 key,
-                payload: Bytes::from(e.encode_to_vec()),
+                payload: Bytes::from(message.encode_to_vec()),
                 headers: vec![],
             })
             .await
             .unwrap();
     }
+}
+
+async fn send(env: &Env, envelopes: &[EventEnvelope]) {
+    send_batched(env, envelopes, 3).await
 }
 
 fn shard(
@@ -419,7 +449,8 @@ async fn insight_thresholds_follow_project_settings() {
         script.push(view(project, session, t, url));
         script.extend((0..4).map(|i| click(project, session, t + 100 + i * 150, url, 300, 300)));
     }
-    send(&env, &script).await;
+    // One event per message, as older ingests wrote them: still read.
+    send_batched(&env, &script, 1).await;
     let stop = CancellationToken::new();
     let running = actix_rt::spawn(shard(&env, "", &unique_name("g"), 2, stop.clone(), None).run());
     wait_for("ended sessions", 2, async || {
@@ -461,7 +492,7 @@ async fn events_an_earlier_owner_stored_are_counted_not_written_again() {
     ];
     let stored: Vec<_> = script[..2]
         .iter()
-        .filter_map(gosight_processor::convert::event_row)
+        .flat_map(gosight_processor::convert::event_rows)
         .collect();
     ClickHouseStore::new(&env.clickhouse)
         .insert_events(&stored)

@@ -168,21 +168,38 @@ impl Harness {
         KafkaBusConsumer::new(&self.engines.kafka, &unique_name("group"), None, &[topic]).unwrap()
     }
 
-    /// Reads `n` envelopes from `topic` (fails after 30 s).
-    pub async fn read(&self, topic: &str, n: usize) -> Vec<(String, i32, EventEnvelope)> {
+    /// Reads messages from `topic` until they carry `n` events (fails after 30 s): the key,
+    /// partition and envelope of each message.
+    pub async fn read_messages(&self, topic: &str, n: usize) -> Vec<(String, i32, EventEnvelope)> {
         let consumer = self.consumer(topic);
         let mut out = Vec::new();
-        while out.len() < n {
+        let mut events = 0;
+        while events < n {
             let message = tokio::time::timeout(Duration::from_secs(30), consumer.recv())
                 .await
                 .expect("timed out reading the topic")
                 .unwrap();
             let key = String::from_utf8(message.key.unwrap().to_vec()).unwrap();
-            out.push((
-                key,
-                message.partition,
-                EventEnvelope::decode(message.payload).unwrap(),
-            ));
+            let envelope = EventEnvelope::decode(message.payload).unwrap();
+            events += envelope.event_count();
+            out.push((key, message.partition, envelope));
+        }
+        out
+    }
+
+    /// Reads `n` events from `topic`, each as an envelope of its own (`event` set) with its
+    /// message's key and partition.
+    pub async fn read(&self, topic: &str, n: usize) -> Vec<(String, i32, EventEnvelope)> {
+        let mut out = Vec::new();
+        for (key, partition, envelope) in self.read_messages(topic, n).await {
+            for event in envelope.all_events() {
+                let single = EventEnvelope {
+                    event: Some(event.clone()),
+                    events: Vec::new(),
+                    ..envelope.clone()
+                };
+                out.push((key.clone(), partition, single));
+            }
         }
         out
     }

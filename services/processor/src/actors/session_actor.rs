@@ -111,55 +111,53 @@ impl SessionActor {
 
     fn apply(&mut self, items: &[(i32, i64, Arc<EventEnvelope>)]) -> Output {
         let mut output = Output {
-            events: Vec::with_capacity(items.len()),
+            events: Vec::with_capacity(items.iter().map(|(_, _, e)| e.event_count()).sum()),
             ..Output::default()
         };
         let mut signal_buffer = Vec::new();
         let mut findings = Vec::new();
         let mut shared = SharedStrings::default();
         let stored = self.stored.take();
+        let (project_id, session_id) = (self.state.row.project_id, self.state.row.session_id);
         for (partition, offset, envelope) in items {
-            #[cfg(feature = "fault-injection")]
-            inject_fault(envelope);
-            let event_id = envelope
-                .event
-                .as_ref()
-                .and_then(|e| Uuid::try_parse(&e.event_id).ok());
-            if self
-                .state
-                .apply_parsed(envelope, event_id, *partition, *offset)
-                == Applied::Duplicate
-            {
+            if !self.state.begin(*partition, *offset) {
                 continue;
             }
-            let (project_id, session_id) = (self.state.row.project_id, self.state.row.session_id);
-            if let Some(row) = event_id.and_then(|id| {
-                event_row_with_ids(envelope, project_id, session_id, id, &mut shared)
-            }) {
-                if LiveUpdate::worth_sending(envelope) {
-                    let update = LiveUpdate::from_event(&self.state.row, envelope);
-                    let unfolded = match output.live.last_mut() {
-                        Some(last) => last.fold(update),
-                        None => Some(update),
-                    };
-                    output.live.extend(unfolded);
+            for event in envelope.all_events() {
+                #[cfg(feature = "fault-injection")]
+                inject_fault(event);
+                let event_id = Uuid::try_parse(&event.event_id).ok();
+                if self.state.apply_event(envelope, event, event_id) == Applied::Duplicate {
+                    continue;
                 }
-                if !stored.as_ref().is_some_and(|s| s.contains(&row.event_id)) {
-                    output.events.push(row);
+                if let Some(row) = event_id.and_then(|id| {
+                    event_row_with_ids(envelope, event, project_id, session_id, id, &mut shared)
+                }) {
+                    if LiveUpdate::worth_sending(event) {
+                        let update = LiveUpdate::from_event(&self.state.row, event);
+                        let unfolded = match output.live.last_mut() {
+                            Some(last) => last.fold(update),
+                            None => Some(update),
+                        };
+                        output.live.extend(unfolded);
+                    }
+                    if !stored.as_ref().is_some_and(|s| s.contains(&row.event_id)) {
+                        output.events.push(row);
+                    }
                 }
-            }
-            signals(envelope, &mut shared, &mut signal_buffer);
-            if signal_buffer.is_empty() {
-                continue;
-            }
-            let windows = self.windows.get_or_insert_with(Box::default);
-            for signal in signal_buffer.drain(..) {
-                windows.observe(&signal, &self.thresholds, &mut findings);
-            }
-            for finding in findings.drain(..) {
-                let insight = self.insight(finding);
-                output.live.push(LiveUpdate::insight(&insight));
-                output.insights.push(insight);
+                signals(event, &mut shared, &mut signal_buffer);
+                if signal_buffer.is_empty() {
+                    continue;
+                }
+                let windows = self.windows.get_or_insert_with(Box::default);
+                for signal in signal_buffer.drain(..) {
+                    windows.observe(&signal, &self.thresholds, &mut findings);
+                }
+                for finding in findings.drain(..) {
+                    let insight = self.insight(finding);
+                    output.live.push(LiveUpdate::insight(&insight));
+                    output.insights.push(insight);
+                }
             }
         }
         if !self.announced && self.state.row.event_count > 0 {
@@ -174,9 +172,9 @@ impl SessionActor {
 /// Test builds only (`--features fault-injection`): a custom event named
 /// `gosight.fault.panic` makes the session's logic panic, after it has counted earlier events.
 #[cfg(feature = "fault-injection")]
-fn inject_fault(envelope: &EventEnvelope) {
+fn inject_fault(event: &gosight_proto::Event) {
     use gosight_proto::event::Payload;
-    if let Some(Payload::Custom(custom)) = envelope.event.as_ref().and_then(|e| e.payload.as_ref())
+    if let Some(Payload::Custom(custom)) = event.payload.as_ref()
         && custom.name == "gosight.fault.panic"
     {
         panic!("injected fault");
