@@ -6,7 +6,8 @@
 #
 #   bash scripts/bench_e2e.sh [EVENTS_PER_S] [SECONDS]      # default 30000 30
 #
-# Uses its own ClickHouse database, Kafka topics and consumer group, dropped afterwards.
+# Uses its own ClickHouse database, Kafka broker (a fresh log), topics and consumer group, dropped
+# afterwards.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 rate=${1:-30000} secs=${2:-30}
@@ -26,8 +27,13 @@ cleanup() {
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true
   curl -s "$CLICKHOUSE_URL/" --data-binary "DROP DATABASE IF EXISTS $run" >/dev/null || true
+  private_broker_cleanup
 }
 trap cleanup EXIT
+# A broker of its own on a fresh log (BENCH_SHARED_BROKER=1: the development broker instead).
+# shellcheck source=lib/private_broker.sh
+source scripts/lib/private_broker.sh
+[ "${BENCH_SHARED_BROKER:-0}" = 1 ] || private_broker "$run"
 "$B/gosight" migrate >/dev/null
 echo 'e2e-bench-password' | "$B/gosight" user create --email "$run@example.com" --password-stdin --role admin >/dev/null
 created=$("$B/gosight" project create --name "$run" --owner "$run@example.com" 2>/dev/null)
@@ -56,3 +62,6 @@ q "SELECT
      max(dateDiff('millisecond', received_at, inserted_at)) AS latency_ms_max
    FROM (SELECT * FROM events WHERE project_id = '$project' LIMIT 1 BY event_id)
    FORMAT Vertical"
+# Where the processor's time went: seconds per round phase and per table insert, and how many
+# messages and events it read.
+curl -s localhost:8083/metrics | grep -E '^gosight_processor_(round_seconds_(sum|count)|insert_seconds_sum|messages_total|events_read_total)' || true

@@ -7,9 +7,9 @@
 //! ```
 //!
 //! Each batch holds `--batch` events (default 10) of about `--event-bytes` bytes (default 500)
-//! for one of `--sessions` sessions. With `--rate`, batches start on a fixed schedule and latency
-//! is measured from the scheduled start, so a slow server cannot hide its queueing
-//! (no coordinated omission).
+//! for one of `--sessions` sessions: clicks on one of 200 product pages. With `--rate`, batches
+//! start on a fixed schedule and latency is measured from the scheduled start, so a slow server
+//! cannot hide its queueing (no coordinated omission).
 
 #![allow(clippy::print_stdout)]
 
@@ -73,17 +73,22 @@ fn now_ms() -> i64 {
         .unwrap_or_default()
 }
 
+/// Distinct pages (and buttons) the generated events land on, as on a shop with this many
+/// product pages: per-page aggregates (heatmaps, time on page) grow with pages, not events.
+const PAGES: usize = 200;
+
 fn event(i: usize, event_bytes: usize) -> Event {
     // Text, selector and URL sized so the encoded event is about `event_bytes`.
     let pad = event_bytes.saturating_sub(260) / 3;
+    let page = i % PAGES;
     let filler: String = "abcdefghij".repeat(pad / 10 + 1)[..pad].to_string();
     Event {
         event_id: Uuid::new_v4().to_string(),
         r#type: EventType::Click as i32,
         timestamp: Some(Timestamp { unix_ms: now_ms() }),
         page: Some(Page {
-            url: format!("https://shop.example/products/{i}?ref={filler}"),
-            path: format!("/products/{i}"),
+            url: format!("https://shop.example/products/{page}?ref={filler}"),
+            path: format!("/products/{page}"),
             title: "Product page".into(),
             referrer: String::new(),
         }),
@@ -98,9 +103,9 @@ fn event(i: usize, event_bytes: usize) -> Event {
             document_height: 4000,
             target: Some(TargetElement {
                 tag: "button".into(),
-                id: format!("buy-{i}"),
+                id: format!("buy-{page}"),
                 classes: vec!["btn".into(), "btn-primary".into()],
-                selector: format!("main > section:nth-child(2) > button#buy-{i}.{filler}"),
+                selector: format!("main > section:nth-child(2) > button#buy-{page}.{filler}"),
                 text: filler.chars().take(100).collect(),
                 ..Default::default()
             }),

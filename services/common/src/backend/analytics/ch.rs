@@ -50,12 +50,14 @@ impl ClickHouseStore {
             return Ok(());
         }
         // Duplicates are folded by merges and by `FINAL` / `LIMIT 1 BY` on read; folding them
-        // again inside every insert only costs the server a sort.
+        // again inside every insert only costs the server a sort. The tables filled on insert
+        // into `events` are filled side by side rather than one after the other.
         let mut insert = self
             .client
             .insert::<R>(table)
             .await?
-            .with_setting("optimize_on_insert", "0");
+            .with_setting("optimize_on_insert", "0")
+            .with_setting("parallel_view_processing", "1");
         for row in rows {
             insert.write(row).await?;
         }

@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# One ingest process under the load generator: the ingest pinned to core 0 with one HTTP worker,
+# the load generator and a private broker (fresh log on tmpfs, scripts/lib/private_broker.sh) on
+# core 1. Prints the load
+# generator's report and the ingest's CPU time per acknowledged event (user+system time from
+# /proc/PID/stat over the run, divided by the events acknowledged).
+#
+#   bash scripts/bench_ingest.sh [LOADGEN ARGS...]
+#   bash scripts/bench_ingest.sh --protocol http-protobuf --rate 0 --concurrency 128 --duration 15
+#   bash scripts/bench_ingest.sh --protocol http-protobuf --rate 10000 --concurrency 256 --duration 20
+#
+# BENCH_PIN=0 leaves every process free to run on either core (a latency run at a fixed rate,
+# where the one-core bound is not the question).
+#
+# Several runs: RUNS="--protocol http-json --rate 0;--protocol grpc --rate 0" bash scripts/bench_ingest.sh
+# (each against the same broker, in order). PostgreSQL and Redis come from scripts/services.sh.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/gosight/target}"
+bash scripts/services.sh start >/dev/null
+eval "$(bash scripts/services.sh env)"
+cargo build --release --locked -q -p gosight -p gosight-loadgen
+B=$CARGO_TARGET_DIR/release
+
+# shellcheck source=lib/private_broker.sh
+source scripts/lib/private_broker.sh
+run="ingest_$(date +%s)"
+core0=(taskset -c 0) core1=(taskset -c 1)
+if [ "${BENCH_PIN:-1}" = 0 ]; then core0=() core1=(); fi
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  private_broker_cleanup
+}
+trap cleanup EXIT
+
+private_broker "$run" "${core1[@]}"
+export GOSIGHT_LOG__LEVEL=warn GOSIGHT_INGEST__WORKERS=1
+for _ in $(seq 100); do
+  "$B/gosight" migrate >/dev/null 2>&1 && break
+  sleep 0.2
+done
+echo 'ingest-bench-password' | "$B/gosight" user create --email "$run@example.com" --password-stdin --role admin >/dev/null
+created=$("$B/gosight" project create --name "$run" --owner "$run@example.com" 2>/dev/null)
+key=$(sed -n 's/^write_key: //p' <<<"$created")
+project=$(sed -n 's/^project_id: //p' <<<"$created")
+psql "$DATABASE_URL" -qc "UPDATE api_keys SET rate_limit = 10000000, rate_burst = 10000000 WHERE project_id = '$project'"
+
+"${core0[@]}" "$B/gosight" ingest & ingest=$!
+pids+=("$ingest")
+until curl -sf localhost:8081/ready >/dev/null; do sleep 0.2; done
+
+ticks() { awk '{print $14 + $15}' "/proc/$ingest/stat"; }
+hz=$(getconf CLK_TCK)
+IFS=';' read -r -a runs <<<"${RUNS:-$*}"
+for args in "${runs[@]}"; do
+  echo "== loadgen $args"
+  before=$(ticks)
+  # shellcheck disable=SC2086
+  out=$("${core1[@]}" "$B/gosight-loadgen" --key "$key" $args)
+  after=$(ticks)
+  echo "$out"
+  ok=$(sed -n 's/.*events_ok=\([0-9]*\).*/\1/p' <<<"$out" | head -1)
+  if [ -n "$ok" ] && [ "$ok" -gt 0 ]; then
+    awk -v t=$((after - before)) -v hz="$hz" -v ok="$ok" \
+      'BEGIN { printf "ingest cpu: %.2f s, %.1f us per event\n", t / hz, t / hz / ok * 1e6 }'
+  fi
+done
