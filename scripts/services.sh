@@ -96,6 +96,17 @@ start_kafka() {
   local bin
   bin="$(dirname "$("$VENV/bin/python" -c 'import noida_db; print(noida_db.__file__)')")/noida-db"
   local data; data="$(kafka_data)"
+  # Tests make topics of their own and delete them, but the local broker keeps their log; once it
+  # holds gigabytes it spins a core even with no client connected (docs/benchmarks.md). The
+  # development log holds only test data, so past GOSIGHT_DEV_KAFKA_MAX_MB (default 1024) it starts
+  # over. A log chosen with GOSIGHT_DEV_KAFKA_DATA is never removed.
+  if [ -z "${GOSIGHT_DEV_KAFKA_DATA:-}" ] && [ -d "$data" ]; then
+    local mb; mb=$(du -sm "$data" 2>/dev/null | cut -f1)
+    if [ "${mb:-0}" -gt "${GOSIGHT_DEV_KAFKA_MAX_MB:-1024}" ]; then
+      log "kafka: the development log holds ${mb} MB of old test topics; starting with a fresh one"
+      rm -rf "$data"
+    fi
+  fi
   mkdir -p "$data"
   nohup "$bin" start --only kafka --host 127.0.0.1 --kafka-port "$KAFKA_PORT" \
     --data-dir "$data" >"$LOGS/kafka.log" 2>&1 &
