@@ -26,6 +26,11 @@ use prost::Message;
 use tokio::sync::Mutex;
 use uuid::Uuid;
 
+/// Building and encoding batches is many small allocations; the load generator shares a core
+/// with the broker in the benchmarks, so it should cost as little as it can.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
 enum Protocol {
     HttpProtobuf,
