@@ -29,5 +29,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         // Like the binary encoding: fields from a newer SDK are skipped, not an error.
         .ignore_unknown_fields()
         .build(&[".gosight"])?;
+
+    // Numbers are read by `crate::json::NumberDeserialize`, which accepts the same values as
+    // pbjson's without building an error value for every number (see `src/json.rs`).
+    let serde_path = out_dir.join("gosight.serde.rs");
+    let generated = std::fs::read_to_string(&serde_path)?;
+    let replaced = generated.replace(
+        "::pbjson::private::NumberDeserialize",
+        "crate::json::NumberDeserialize",
+    );
+    if replaced == generated {
+        return Err("pbjson-build no longer emits ::pbjson::private::NumberDeserialize".into());
+    }
+    std::fs::write(&serde_path, replaced)?;
     Ok(())
 }

@@ -5,6 +5,7 @@
 //!   `IngestService` client and server.
 //! - [`event_type_of`]: the event type a payload stands for, used to check `Event.type`.
 //! - [`EventEnvelope::all_events`]: the events of an envelope in either of its two shapes.
+//! - [`json`]: how the JSON mapping's numbers are read.
 //!
 //! Compatibility rules are in `proto/README.md`.
 
@@ -20,6 +21,8 @@ pub mod gosight {
 }
 
 pub use gosight::*;
+
+pub mod json;
 
 impl EventEnvelope {
     /// Every event the envelope carries: `event` (one event per message) and then `events` (one
