@@ -10,7 +10,8 @@
 #   bash scripts/bench_ingest.sh --protocol http-protobuf --rate 10000 --concurrency 256 --duration 20
 #
 # BENCH_PIN=0 leaves every process free to run on either core (a latency run at a fixed rate,
-# where the one-core bound is not the question).
+# where the one-core bound is not the question); BENCH_LOADGEN_CORE=0 puts the load generator
+# beside the ingest instead of beside the broker.
 #
 # Several runs: RUNS="--protocol http-json --rate 0;--protocol grpc --rate 0" bash scripts/bench_ingest.sh
 # (each against the same broker, in order). PostgreSQL and Redis come from scripts/services.sh.
@@ -25,8 +26,8 @@ B=$CARGO_TARGET_DIR/release
 # shellcheck source=lib/private_broker.sh
 source scripts/lib/private_broker.sh
 run="ingest_$(date +%s)"
-core0=(taskset -c 0) core1=(taskset -c 1)
-if [ "${BENCH_PIN:-1}" = 0 ]; then core0=() core1=(); fi
+core0=(taskset -c 0) core1=(taskset -c 1) loadgen_core=(taskset -c "${BENCH_LOADGEN_CORE:-1}")
+if [ "${BENCH_PIN:-1}" = 0 ]; then core0=() core1=() loadgen_core=(); fi
 pids=()
 cleanup() {
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
@@ -58,7 +59,7 @@ for args in "${runs[@]}"; do
   echo "== loadgen $args"
   before=$(ticks)
   # shellcheck disable=SC2086
-  out=$("${core1[@]}" "$B/gosight-loadgen" --key "$key" $args)
+  out=$("${loadgen_core[@]}" "$B/gosight-loadgen" --key "$key" $args)
   after=$(ticks)
   echo "$out"
   ok=$(sed -n 's/.*events_ok=\([0-9]*\).*/\1/p' <<<"$out" | head -1)
