@@ -41,6 +41,12 @@ pub struct KafkaConfig {
     pub queue_max_messages: u32,
     /// Bound of the producer's local queue in KiB.
     pub queue_max_kbytes: u32,
+    /// Largest message GoSight produces (librdkafka `message.max.bytes`), and what the topics it
+    /// creates accept (`max.message.bytes`), in bytes, e.g. `2097152`. It must leave room for
+    /// the envelope above `ingest.max_replay_body_bytes` and `ingest.max_message_bytes`. Topics
+    /// created by other means need `max.message.bytes` raised to match: Kafka's default is 1 MiB,
+    /// which a replay chunk at the ingest's default limit exceeds.
+    pub message_max_bytes: u32,
     /// Extra librdkafka properties, e.g. `security.protocol: SASL_SSL`. Values of keys that
     /// contain `password`, `secret` or `key` are redacted by `gosight config print`.
     #[serde(serialize_with = "serialize_redacted_properties")]
@@ -60,6 +66,7 @@ impl Default for KafkaConfig {
             message_timeout_ms: 10_000,
             queue_max_messages: 100_000,
             queue_max_kbytes: 256 * 1024,
+            message_max_bytes: 2 * 1024 * 1024,
             librdkafka: BTreeMap::new(),
         }
     }
@@ -181,6 +188,7 @@ impl KafkaConfig {
             .set("compression.type", self.compression.as_str())
             .set("linger.ms", self.linger_ms.to_string())
             .set("message.timeout.ms", self.message_timeout_ms.to_string())
+            .set("message.max.bytes", self.message_max_bytes.to_string())
             .set(
                 "queue.buffering.max.messages",
                 self.queue_max_messages.to_string(),
@@ -214,9 +222,11 @@ impl KafkaConfig {
         Ok(self.base().create()?)
     }
 
-    /// Creates the topics that do not exist yet, with `partitions` partitions each.
+    /// Creates the topics that do not exist yet, with `partitions` partitions each, accepting
+    /// messages up to `message_max_bytes`.
     pub async fn ensure_topics(&self, names: &[&str], partitions: i32) -> Result<()> {
         let admin = self.admin()?;
+        let max_message_bytes = self.message_max_bytes.to_string();
         let topics: Vec<NewTopic<'_>> = names
             .iter()
             .map(|name| {
@@ -225,6 +235,7 @@ impl KafkaConfig {
                     partitions,
                     TopicReplication::Fixed(self.replication_factor),
                 )
+                .set("max.message.bytes", &max_message_bytes)
             })
             .collect();
         let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));

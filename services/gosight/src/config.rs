@@ -87,6 +87,23 @@ impl Config {
                 reason: "must be at least 1".into(),
             });
         }
+        // The envelope around a replay chunk or a batch's events: project id, receive time,
+        // session, geo and user agent.
+        const ENVELOPE_ROOM: usize = 64 * 1024;
+        let largest = self
+            .ingest
+            .max_replay_body_bytes
+            .max(self.ingest.max_message_bytes);
+        if largest.saturating_add(ENVELOPE_ROOM) > self.kafka.message_max_bytes as usize {
+            return Err(ConfigError::Invalid {
+                key: "kafka.message_max_bytes".into(),
+                reason: format!(
+                    "must be at least {} bytes: the larger of ingest.max_replay_body_bytes and \
+                     ingest.max_message_bytes ({largest}) plus {ENVELOPE_ROOM} for the envelope",
+                    largest + ENVELOPE_ROOM
+                ),
+            });
+        }
         for (key, addr) in [
             ("ingest.http_listen", &self.ingest.http_listen),
             ("ingest.grpc_listen", &self.ingest.grpc_listen),
@@ -189,6 +206,18 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("api.listen"), "{err}");
+
+        // A replay limit the bus could not carry is refused at start, not answered with 503s.
+        let err = Config::load(
+            None,
+            &env(&[("GOSIGHT_KAFKA__MESSAGE_MAX_BYTES", "1000000")]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("kafka.message_max_bytes") && err.contains("max_replay_body_bytes"),
+            "{err}"
+        );
 
         let err = Config::load(None, &env(&[("GOSIGHT_NOPE", "1")]))
             .unwrap_err()

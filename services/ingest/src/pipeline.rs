@@ -427,7 +427,7 @@ impl Ingestor {
             metrics::counter!("gosight_ingest_produce_errors_total").increment(1);
             tracing::warn!(%error, "publishing failed");
             return Err(IngestError::unavailable(format!(
-                "the broker did not take the events: {error}"
+                "the broker did not take the data: {error}"
             )));
         }
         Ok(())

@@ -224,6 +224,40 @@ async fn replay_over_http() {
     )
     .await;
     assert_eq!(ack(response).await["accepted"], 1);
+    // A chunk whose request body is exactly at the limit (1 MiB) reaches the topic whole.
+    let mut at_limit = ReplayChunk {
+        chunk_index: 5,
+        data: Vec::new(),
+        ..chunk.clone()
+    };
+    let overhead = at_limit.encoded_len() + 4;
+    at_limit.data = (0..1024 * 1024 - overhead)
+        .map(|i| (i % 251) as u8)
+        .collect();
+    let body = at_limit.encode_to_vec();
+    assert_eq!(body.len(), 1024 * 1024);
+    let consumer = h.consumer(&h.topics.replay_chunks);
+    let response = post(
+        &h,
+        "/v1/replay",
+        body,
+        &[("content-type", PROTOBUF), ("x-gosight-key", &h.key)],
+    )
+    .await;
+    assert_eq!(ack(response).await["accepted"], 1);
+    let mut found = false;
+    while !found {
+        let message = tokio::time::timeout(Duration::from_secs(30), consumer.recv())
+            .await
+            .expect("timed out reading the replay topic")
+            .unwrap();
+        let envelope = ReplayEnvelope::decode(message.payload).unwrap();
+        let stored = envelope.chunk.unwrap();
+        if stored.chunk_index == 5 {
+            assert_eq!(stored.data, at_limit.data);
+            found = true;
+        }
+    }
     let big = ReplayChunk {
         data: vec![7; 2 * 1024 * 1024],
         ..chunk
