@@ -96,17 +96,14 @@ impl LiveUpdate {
     }
 
     pub fn from_event(row: &SessionRow, event: &Event) -> Self {
-        let event = Some(event);
-        let at_ms = event
-            .and_then(|e| e.timestamp)
-            .map(|t| t.unix_ms)
-            .unwrap_or_default();
-        match event.and_then(|e| e.payload.as_ref()) {
+        let at_ms = event.timestamp.map(|t| t.unix_ms).unwrap_or_default();
+        match event.payload.as_ref() {
             Some(Payload::PageView(_)) => LiveUpdate::Page {
                 project_id: row.project_id,
                 session_id: row.session_id,
                 url: event
-                    .and_then(|e| e.page.as_ref())
+                    .page
+                    .as_ref()
                     .map(|p| p.url.clone())
                     .unwrap_or_default(),
                 at_ms,
@@ -114,11 +111,7 @@ impl LiveUpdate {
             payload => LiveUpdate::Action {
                 project_id: row.project_id,
                 session_id: row.session_id,
-                event_type: Cow::Borrowed(
-                    event
-                        .map(|e| event_type_name(e.r#type()))
-                        .unwrap_or_default(),
-                ),
+                event_type: Cow::Borrowed(event_type_name(event.r#type())),
                 label: match payload {
                     Some(Payload::Click(c)) => c
                         .target
