@@ -31,15 +31,11 @@ cleanup() {
 }
 trap cleanup EXIT
 # A broker of its own on a fresh log (BENCH_SHARED_BROKER=1: the development broker instead).
-# shellcheck source=lib/private_broker.sh
-source scripts/lib/private_broker.sh
+# shellcheck source=lib/bench.sh
+source scripts/lib/bench.sh
 [ "${BENCH_SHARED_BROKER:-0}" = 1 ] || private_broker "$run"
 "$B/gosight" migrate >/dev/null
-echo 'e2e-bench-password' | "$B/gosight" user create --email "$run@example.com" --password-stdin --role admin >/dev/null
-created=$("$B/gosight" project create --name "$run" --owner "$run@example.com" 2>/dev/null)
-key=$(sed -n 's/^write_key: //p' <<<"$created")
-project=$(sed -n 's/^project_id: //p' <<<"$created")
-psql "$DATABASE_URL" -qc "UPDATE api_keys SET rate_limit = 10000000, rate_burst = 10000000 WHERE project_id = '$project'"
+bench_project "$B/gosight" "$run"
 
 "$B/gosight" ingest & pids+=("$!")
 "$B/gosight" processor & pids+=("$!")

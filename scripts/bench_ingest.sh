@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # One ingest process under the load generator: the ingest pinned to core 0 with one HTTP worker,
-# the load generator and a private broker (fresh log on tmpfs, scripts/lib/private_broker.sh) on
+# the load generator and a private broker (fresh log on tmpfs, scripts/lib/bench.sh) on
 # core 1. Prints the load
 # generator's report and the ingest's CPU time per acknowledged event (user+system time from
 # /proc/PID/stat over the run, divided by the events acknowledged).
@@ -23,8 +23,8 @@ eval "$(bash scripts/services.sh env)"
 cargo build --release --locked -q -p gosight -p gosight-loadgen
 B=$CARGO_TARGET_DIR/release
 
-# shellcheck source=lib/private_broker.sh
-source scripts/lib/private_broker.sh
+# shellcheck source=lib/bench.sh
+source scripts/lib/bench.sh
 run="ingest_$(date +%s)"
 core0=(taskset -c 0) core1=(taskset -c 1) loadgen_core=(taskset -c "${BENCH_LOADGEN_CORE:-1}")
 if [ "${BENCH_PIN:-1}" = 0 ]; then core0=() core1=() loadgen_core=(); fi
@@ -38,15 +38,8 @@ trap cleanup EXIT
 
 private_broker "$run" "${core1[@]}"
 export GOSIGHT_LOG__LEVEL=warn GOSIGHT_INGEST__WORKERS=1
-for _ in $(seq 100); do
-  "$B/gosight" migrate >/dev/null 2>&1 && break
-  sleep 0.2
-done
-echo 'ingest-bench-password' | "$B/gosight" user create --email "$run@example.com" --password-stdin --role admin >/dev/null
-created=$("$B/gosight" project create --name "$run" --owner "$run@example.com" 2>/dev/null)
-key=$(sed -n 's/^write_key: //p' <<<"$created")
-project=$(sed -n 's/^project_id: //p' <<<"$created")
-psql "$DATABASE_URL" -qc "UPDATE api_keys SET rate_limit = 10000000, rate_burst = 10000000 WHERE project_id = '$project'"
+"$B/gosight" migrate >/dev/null
+bench_project "$B/gosight" "$run"
 
 "${core0[@]}" "$B/gosight" ingest & ingest=$!
 pids+=("$ingest")

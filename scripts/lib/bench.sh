@@ -1,7 +1,9 @@
-# Sourced by the benchmark scripts: starts a Kafka-protocol broker of its own on a fresh log
-# (tmpfs where the machine has one), so a run does not depend on what earlier tests left in the
-# development broker, and exports KAFKA_BROKERS for it. Needs `scripts/services.sh env` evaluated
-# first (NOIDA_DB_BIN) and a `pids` array the caller kills on exit; removes the log on exit.
+# Sourced by the benchmark scripts, after `scripts/services.sh env` is evaluated.
+
+# Starts a Kafka-protocol broker of its own on a fresh log (tmpfs where the machine has one), so
+# a run does not depend on what earlier tests left in the development broker, and exports
+# KAFKA_BROKERS for it. Needs NOIDA_DB_BIN and a `pids` array the caller kills on exit;
+# private_broker_cleanup removes the log.
 #
 #   private_broker RUN_NAME [taskset args...]
 private_broker() {
@@ -27,4 +29,18 @@ private_broker() {
 
 private_broker_cleanup() {
   [ -n "${broker_dir:-}" ] && rm -rf "$broker_dir" "$broker_dir.log"
+}
+
+# Creates an admin and a project named RUN_NAME with the `gosight` binary GOSIGHT, lifts the
+# project key's rate limit for the run, and sets `key` and `project`.
+#
+#   bench_project GOSIGHT RUN_NAME
+bench_project() {
+  local gosight=$1 name=$2 created
+  echo "$name-bench-password" | "$gosight" user create --email "$name@example.com" \
+    --password-stdin --role admin >/dev/null
+  created=$("$gosight" project create --name "$name" --owner "$name@example.com" 2>/dev/null)
+  key=$(sed -n 's/^write_key: //p' <<<"$created")
+  project=$(sed -n 's/^project_id: //p' <<<"$created")
+  psql "$DATABASE_URL" -qc "UPDATE api_keys SET rate_limit = 10000000, rate_burst = 10000000 WHERE project_id = '$project'"
 }
