@@ -207,6 +207,10 @@ impl KafkaBus {
     /// acknowledgement of all of them. A full queue fails at once (the caller answers 503),
     /// never waits or grows.
     async fn send(&self, records: &[BusRecord]) -> Result<Delivery> {
+        // No record, no delivery report: the call would never be answered.
+        if records.is_empty() {
+            return Err(Error::Invalid("no records to publish".into()));
+        }
         let (pending, receiver) = Pending::new(records.len());
         for (sent, record) in records.iter().enumerate() {
             let mut headers = OwnedHeaders::new();
