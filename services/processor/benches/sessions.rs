@@ -15,6 +15,7 @@ use futures::future::join_all;
 use gosight_actors::PanicLog;
 use gosight_processor::actors::{Apply, SessionActor};
 use gosight_processor::detect::Thresholds;
+use gosight_processor::payload_json::{generated, payload_json};
 use gosight_processor::session::SessionState;
 use gosight_proto::event::Payload;
 use gosight_proto::*;
@@ -212,5 +213,25 @@ fn bench(c: &mut Criterion) {
     assert_eq!(panics.count(), 0);
 }
 
-criterion_group!(benches, bench);
+/// The `payload` column of the bench's three kinds: written directly, and through the generated
+/// `Serialize` impls.
+fn payload_column(c: &mut Criterion) {
+    let payloads: Vec<Payload> = (0..5).filter_map(|n| event(n).payload).collect();
+    let mut group = c.benchmark_group("payload_json");
+    group.throughput(Throughput::Elements(payloads.len() as u64));
+    group.bench_function("direct", |b| {
+        b.iter(|| {
+            payloads
+                .iter()
+                .map(|p| payload_json(p).len())
+                .sum::<usize>()
+        })
+    });
+    group.bench_function("generated", |b| {
+        b.iter(|| payloads.iter().map(|p| generated(p).len()).sum::<usize>())
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench, payload_column);
 criterion_main!(benches);

@@ -3,13 +3,14 @@
 use gosight_common::backend::EventRow;
 use gosight_proto::event::Payload;
 use gosight_proto::{DeviceType, Event, EventEnvelope, EventType, LogLevel, WebVitalName};
-use serde::ser::{Serialize, SerializeMap, Serializer};
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::detect::{Click, Signal};
+use crate::payload_json::payload_json;
 
 pub fn datetime(unix_ms: i64) -> OffsetDateTime {
     OffsetDateTime::from_unix_timestamp_nanos(i128::from(unix_ms) * 1_000_000)
@@ -82,18 +83,21 @@ pub fn event_rows(envelope: &EventEnvelope) -> Vec<EventRow> {
         return Vec::new();
     };
     let mut shared = SharedStrings::default();
+    let Some(columns) = shared.envelope(envelope) else {
+        return Vec::new();
+    };
     envelope
         .all_events()
         .filter_map(|event| {
             let event_id = Uuid::try_parse(&event.event_id).ok()?;
-            event_row_with_ids(
-                envelope,
+            Some(event_row_with_ids(
+                &columns,
                 event,
                 project_id,
                 session_id,
                 event_id,
                 &mut shared,
-            )
+            ))
         })
         .collect()
 }
@@ -104,12 +108,38 @@ pub fn event_rows(envelope: &EventEnvelope) -> Vec<EventRow> {
 /// a message.
 #[derive(Debug, Default)]
 pub struct SharedStrings {
-    user_id: Arc<str>,
-    anonymous_id: Arc<str>,
+    empty: Arc<str>,
+    /// The latest envelope's.
+    envelope: EnvelopeColumns,
     url: Arc<str>,
     path: Arc<str>,
     title: Arc<str>,
     referrer: Arc<str>,
+    target_tag: Arc<str>,
+    target_selector: Arc<str>,
+    target_text: Arc<str>,
+}
+
+/// `slot` holds `value` afterwards, unchanged if it already did.
+fn keep(slot: &mut Arc<str>, value: &str) {
+    if **slot != *value {
+        *slot = Arc::from(value);
+    }
+}
+
+/// `value`, shared with the previous row's if it is the same.
+fn share(slot: &mut Arc<str>, value: &str) -> Arc<str> {
+    keep(slot, value);
+    slot.clone()
+}
+
+/// What every event of one envelope has in common (who, where from, on what): taken from the
+/// envelope once and cloned into each of its rows.
+#[derive(Debug, Clone, Default)]
+pub struct EnvelopeColumns {
+    received_at_ms: Option<i64>,
+    user_id: Arc<str>,
+    anonymous_id: Arc<str>,
     country_code: Arc<str>,
     subdivision: Arc<str>,
     city: Arc<str>,
@@ -117,202 +147,267 @@ pub struct SharedStrings {
     browser_version: Arc<str>,
     os: Arc<str>,
     os_version: Arc<str>,
-    target_tag: Arc<str>,
-    target_selector: Arc<str>,
-    target_text: Arc<str>,
+    device_type: &'static str,
+    is_bot: bool,
 }
 
-/// `value`, shared with the previous row's if it is the same.
-fn share(slot: &mut Arc<str>, value: &str) -> Arc<str> {
-    if **slot != *value {
-        *slot = Arc::from(value);
+impl SharedStrings {
+    /// The envelope's common columns; `None` for an envelope without session metadata, whose
+    /// events get no rows.
+    pub fn envelope(&mut self, envelope: &EventEnvelope) -> Option<EnvelopeColumns> {
+        let session = envelope.session.as_ref()?;
+        let columns = &mut self.envelope;
+        columns.received_at_ms = envelope.received_at.map(|t| t.unix_ms);
+        keep(&mut columns.user_id, &session.user_id);
+        keep(&mut columns.anonymous_id, &session.anonymous_id);
+        let geo = envelope.geo.as_ref();
+        keep(
+            &mut columns.country_code,
+            geo.map_or("", |g| &g.country_code),
+        );
+        keep(
+            &mut columns.subdivision,
+            geo.map_or("", |g| &g.subdivision_code),
+        );
+        keep(&mut columns.city, geo.map_or("", |g| &g.city));
+        let ua = envelope.user_agent.as_ref();
+        keep(&mut columns.browser, ua.map_or("", |u| &u.browser));
+        keep(
+            &mut columns.browser_version,
+            ua.map_or("", |u| &u.browser_version),
+        );
+        keep(&mut columns.os, ua.map_or("", |u| &u.os));
+        keep(&mut columns.os_version, ua.map_or("", |u| &u.os_version));
+        columns.device_type = ua.map_or("", |u| device_type_name(u.device_type()));
+        columns.is_bot = ua.is_some_and(|u| u.is_bot);
+        Some(columns.clone())
     }
-    slot.clone()
 }
 
-/// The row for `events` of one of the envelope's events, for a caller that has already parsed
-/// the three ids (a session actor knows its project and session).
+/// Where on the page an event happened: the position columns.
+#[derive(Debug, Default)]
+struct Position {
+    x: i32,
+    y: i32,
+    page_x: i32,
+    page_y: i32,
+    viewport_width: u32,
+    viewport_height: u32,
+    document_height: u32,
+    scroll_depth: u8,
+}
+
+impl Position {
+    fn of(payload: Option<&Payload>) -> Self {
+        match payload {
+            Some(Payload::Click(click)) => Position {
+                x: click.x,
+                y: click.y,
+                page_x: click.page_x,
+                page_y: click.page_y,
+                viewport_width: click.viewport_width,
+                viewport_height: click.viewport_height,
+                document_height: click.document_height,
+                scroll_depth: 0,
+            },
+            Some(Payload::Scroll(scroll)) => Position {
+                y: scroll.scroll_y,
+                viewport_height: scroll.viewport_height,
+                document_height: scroll.document_height,
+                scroll_depth: scroll.max_depth_percent.min(100) as u8,
+                ..Position::default()
+            },
+            Some(Payload::MouseMove(moves)) => {
+                let last = moves.positions.last();
+                Position {
+                    x: last.map_or(0, |p| p.x),
+                    y: last.map_or(0, |p| p.y),
+                    viewport_width: moves.viewport_width,
+                    ..Position::default()
+                }
+            }
+            _ => Position::default(),
+        }
+    }
+}
+
+/// What went wrong, was measured or was named: the error, metric and custom-event columns.
+#[derive(Debug, Default)]
+struct Details {
+    error_message: String,
+    error_type: Cow<'static, str>,
+    error_stack: String,
+    error_fingerprint: u64,
+    http_status: u16,
+    metric_name: Cow<'static, str>,
+    metric_value: f64,
+    custom_name: String,
+}
+
+impl Details {
+    fn of(payload: Option<&Payload>) -> Self {
+        let mut d = Details::default();
+        match payload {
+            Some(Payload::JsError(error)) => {
+                d.error_message = error.message.clone();
+                d.error_type = error.error_type.clone().into();
+                d.error_stack = error.stack.clone();
+                let top = error.frames.first();
+                d.error_fingerprint = error_fingerprint(
+                    &error.message,
+                    top.map(|f| f.file.as_str()).unwrap_or(&error.source),
+                    top.map(|f| f.function.as_str()).unwrap_or_default(),
+                );
+            }
+            Some(Payload::NetworkError(error)) => {
+                d.error_message = if error.error_message.is_empty() {
+                    format!("{} {} → {}", error.method, error.url, error.status)
+                } else {
+                    error.error_message.clone()
+                };
+                d.error_type = "network".into();
+                d.http_status = error.status.min(u32::from(u16::MAX)) as u16;
+                d.error_fingerprint =
+                    error_fingerprint(&error.method, &error.url, &error.status.to_string());
+            }
+            Some(Payload::ConsoleLog(log)) => {
+                d.error_message = log.message.clone();
+                d.error_type = match log.level() {
+                    LogLevel::Unspecified => "unspecified",
+                    LogLevel::Debug => "debug",
+                    LogLevel::Info => "info",
+                    LogLevel::Warn => "warn",
+                    LogLevel::Error => "error",
+                }
+                .into();
+                d.error_stack = log.stack.clone();
+            }
+            Some(Payload::WebVitals(vitals)) => {
+                let name = WebVitalName::try_from(vitals.name).unwrap_or(WebVitalName::Unspecified);
+                d.metric_name = match name {
+                    WebVitalName::Unspecified => "UNSPECIFIED",
+                    WebVitalName::Lcp => "LCP",
+                    WebVitalName::Inp => "INP",
+                    WebVitalName::Cls => "CLS",
+                    WebVitalName::Fcp => "FCP",
+                    WebVitalName::Ttfb => "TTFB",
+                }
+                .into();
+                d.metric_value = vitals.value;
+            }
+            Some(Payload::PageLoad(load)) => {
+                d.metric_name = "page_load".into();
+                d.metric_value = load.load_ms;
+            }
+            Some(Payload::ResourceLoad(resource)) => {
+                d.error_message = resource.url.clone();
+                d.error_type = resource.initiator_type.clone().into();
+                d.http_status = resource.status.min(u32::from(u16::MAX)) as u16;
+                d.metric_value = resource.duration_ms;
+            }
+            Some(Payload::Custom(custom)) => d.custom_name = custom.name.clone(),
+            _ => {}
+        }
+        d
+    }
+}
+
+/// The row for `events` of one of an envelope's events (its common `columns` taken with
+/// [`SharedStrings::envelope`]), for a caller that has already parsed the three ids (a session
+/// actor knows its project and session). Each string column is set once, shared or empty.
 pub fn event_row_with_ids(
-    envelope: &EventEnvelope,
+    columns: &EnvelopeColumns,
     event: &Event,
     project_id: Uuid,
     session_id: Uuid,
     event_id: Uuid,
     shared: &mut SharedStrings,
-) -> Option<EventRow> {
-    let session = envelope.session.as_ref()?;
+) -> EventRow {
     let ty = EventType::try_from(event.r#type).unwrap_or(EventType::Unspecified);
     let ts = event.timestamp.map(|t| t.unix_ms).unwrap_or_default();
-    let mut row = EventRow::new(
+    let empty = || shared.empty.clone();
+    let (url, path, title, referrer) = match &event.page {
+        Some(page) => (
+            share(&mut shared.url, &page.url),
+            share(&mut shared.path, &page.path),
+            share(&mut shared.title, &page.title),
+            share(&mut shared.referrer, &page.referrer),
+        ),
+        None => (empty(), empty(), empty(), empty()),
+    };
+    let (target, with_text) = match &event.payload {
+        Some(Payload::Click(click)) => (click.target.as_ref(), true),
+        Some(Payload::Input(input)) => (input.target.as_ref(), false),
+        _ => (None, false),
+    };
+    let (target_tag, target_selector, target_text) = match target {
+        Some(target) => (
+            share(&mut shared.target_tag, &target.tag),
+            share(&mut shared.target_selector, &target.selector),
+            if with_text {
+                share(&mut shared.target_text, &target.text)
+            } else {
+                shared.empty.clone()
+            },
+        ),
+        None => (
+            shared.empty.clone(),
+            shared.empty.clone(),
+            shared.empty.clone(),
+        ),
+    };
+    let at = Position::of(event.payload.as_ref());
+    let details = Details::of(event.payload.as_ref());
+    EventRow {
         project_id,
         session_id,
         event_id,
-        event_type_name(ty),
-        datetime(ts),
-    );
-    row.received_at = datetime(envelope.received_at.map(|t| t.unix_ms).unwrap_or(ts));
-    row.sequence = event.sequence;
-    row.user_id = share(&mut shared.user_id, &session.user_id);
-    row.anonymous_id = share(&mut shared.anonymous_id, &session.anonymous_id);
-    if let Some(page) = &event.page {
-        row.url = share(&mut shared.url, &page.url);
-        row.path = share(&mut shared.path, &page.path);
-        row.title = share(&mut shared.title, &page.title);
-        row.referrer = share(&mut shared.referrer, &page.referrer);
-    }
-    if let Some(geo) = &envelope.geo {
-        row.country_code = share(&mut shared.country_code, &geo.country_code);
-        row.subdivision = share(&mut shared.subdivision, &geo.subdivision_code);
-        row.city = share(&mut shared.city, &geo.city);
-    }
-    if let Some(ua) = &envelope.user_agent {
-        row.browser = share(&mut shared.browser, &ua.browser);
-        row.browser_version = share(&mut shared.browser_version, &ua.browser_version);
-        row.os = share(&mut shared.os, &ua.os);
-        row.os_version = share(&mut shared.os_version, &ua.os_version);
-        row.is_bot = ua.is_bot;
-        row.device_type = device_type_name(ua.device_type()).into();
-    }
-    match &event.payload {
-        Some(Payload::Click(click)) => {
-            row.x = click.x;
-            row.y = click.y;
-            row.page_x = click.page_x;
-            row.page_y = click.page_y;
-            row.viewport_width = click.viewport_width;
-            row.viewport_height = click.viewport_height;
-            row.document_height = click.document_height;
-            if let Some(target) = &click.target {
-                row.target_tag = share(&mut shared.target_tag, &target.tag);
-                row.target_selector = share(&mut shared.target_selector, &target.selector);
-                row.target_text = share(&mut shared.target_text, &target.text);
-            }
-        }
-        Some(Payload::Scroll(scroll)) => {
-            row.y = scroll.scroll_y;
-            row.viewport_height = scroll.viewport_height;
-            row.document_height = scroll.document_height;
-            row.scroll_depth = scroll.max_depth_percent.min(100) as u8;
-        }
-        Some(Payload::Input(input)) => {
-            if let Some(target) = &input.target {
-                row.target_tag = share(&mut shared.target_tag, &target.tag);
-                row.target_selector = share(&mut shared.target_selector, &target.selector);
-            }
-        }
-        Some(Payload::JsError(error)) => {
-            row.error_message = error.message.clone();
-            row.error_type = error.error_type.clone().into();
-            row.error_stack = error.stack.clone();
-            let top = error.frames.first();
-            row.error_fingerprint = error_fingerprint(
-                &error.message,
-                top.map(|f| f.file.as_str()).unwrap_or(&error.source),
-                top.map(|f| f.function.as_str()).unwrap_or_default(),
-            );
-        }
-        Some(Payload::NetworkError(error)) => {
-            row.error_message = if error.error_message.is_empty() {
-                format!("{} {} → {}", error.method, error.url, error.status)
-            } else {
-                error.error_message.clone()
-            };
-            row.error_type = "network".into();
-            row.http_status = error.status.min(u32::from(u16::MAX)) as u16;
-            row.error_fingerprint =
-                error_fingerprint(&error.method, &error.url, &error.status.to_string());
-        }
-        Some(Payload::ConsoleLog(log)) => {
-            row.error_message = log.message.clone();
-            row.error_type = match log.level() {
-                LogLevel::Unspecified => "unspecified",
-                LogLevel::Debug => "debug",
-                LogLevel::Info => "info",
-                LogLevel::Warn => "warn",
-                LogLevel::Error => "error",
-            }
-            .into();
-            row.error_stack = log.stack.clone();
-        }
-        Some(Payload::WebVitals(vitals)) => {
-            let name = WebVitalName::try_from(vitals.name).unwrap_or(WebVitalName::Unspecified);
-            row.metric_name = match name {
-                WebVitalName::Unspecified => "UNSPECIFIED",
-                WebVitalName::Lcp => "LCP",
-                WebVitalName::Inp => "INP",
-                WebVitalName::Cls => "CLS",
-                WebVitalName::Fcp => "FCP",
-                WebVitalName::Ttfb => "TTFB",
-            }
-            .into();
-            row.metric_value = vitals.value;
-        }
-        Some(Payload::PageLoad(load)) => {
-            row.metric_name = "page_load".into();
-            row.metric_value = load.load_ms;
-        }
-        Some(Payload::ResourceLoad(resource)) => {
-            row.error_message = resource.url.clone();
-            row.error_type = resource.initiator_type.clone().into();
-            row.http_status = resource.status.min(u32::from(u16::MAX)) as u16;
-            row.metric_value = resource.duration_ms;
-        }
-        Some(Payload::Custom(custom)) => row.custom_name = custom.name.clone(),
-        Some(Payload::MouseMove(moves)) => {
-            if let Some(last) = moves.positions.last() {
-                row.x = last.x;
-                row.y = last.y;
-            }
-            row.viewport_width = moves.viewport_width;
-        }
-        _ => {}
-    }
-    row.payload = event.payload.as_ref().map(payload_json).unwrap_or_default();
-    Some(row)
-}
-
-/// The `payload` column: the event's type-specific part as proto JSON, keyed as in the whole
-/// event (`{"click": {...}}`); ids, time and page are columns of their own.
-pub fn payload_json(payload: &Payload) -> String {
-    struct Keyed<'a, T>(&'static str, &'a T);
-    impl<T: Serialize> Serialize for Keyed<'_, T> {
-        fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-            let mut map = serializer.serialize_map(Some(1))?;
-            map.serialize_entry(self.0, self.1)?;
-            map.end()
-        }
-    }
-    match payload {
-        Payload::PageView(v) => to_json(&Keyed("pageView", v)),
-        Payload::Click(v) => to_json(&Keyed("click", v)),
-        Payload::Scroll(v) => to_json(&Keyed("scroll", v)),
-        Payload::Input(v) => to_json(&Keyed("input", v)),
-        Payload::MouseMove(v) => to_json(&Keyed("mouseMove", v)),
-        Payload::VisibilityChange(v) => to_json(&Keyed("visibilityChange", v)),
-        Payload::JsError(v) => to_json(&Keyed("jsError", v)),
-        Payload::NetworkError(v) => to_json(&Keyed("networkError", v)),
-        Payload::ConsoleLog(v) => to_json(&Keyed("consoleLog", v)),
-        Payload::WebVitals(v) => to_json(&Keyed("webVitals", v)),
-        Payload::PageLoad(v) => to_json(&Keyed("pageLoad", v)),
-        Payload::ResourceLoad(v) => to_json(&Keyed("resourceLoad", v)),
-        Payload::Custom(v) => to_json(&Keyed("custom", v)),
-        Payload::ClickOutcome(v) => to_json(&Keyed("clickOutcome", v)),
+        event_type: Cow::Borrowed(event_type_name(ty)),
+        timestamp: datetime(ts),
+        received_at: datetime(columns.received_at_ms.unwrap_or(ts)),
+        sequence: event.sequence,
+        user_id: columns.user_id.clone(),
+        anonymous_id: columns.anonymous_id.clone(),
+        url,
+        path,
+        title,
+        referrer,
+        x: at.x,
+        y: at.y,
+        page_x: at.page_x,
+        page_y: at.page_y,
+        viewport_width: at.viewport_width,
+        viewport_height: at.viewport_height,
+        document_height: at.document_height,
+        scroll_depth: at.scroll_depth,
+        target_tag,
+        target_selector,
+        target_text,
+        error_message: details.error_message,
+        error_type: details.error_type,
+        error_stack: details.error_stack,
+        error_fingerprint: details.error_fingerprint,
+        http_status: details.http_status,
+        metric_name: details.metric_name,
+        metric_value: details.metric_value,
+        custom_name: details.custom_name,
+        payload: event.payload.as_ref().map(payload_json).unwrap_or_default(),
+        country_code: columns.country_code.clone(),
+        subdivision: columns.subdivision.clone(),
+        city: columns.city.clone(),
+        browser: columns.browser.clone(),
+        browser_version: columns.browser_version.clone(),
+        os: columns.os.clone(),
+        os_version: columns.os_version.clone(),
+        device_type: Cow::Borrowed(columns.device_type),
+        is_bot: columns.is_bot,
     }
 }
 
-/// Serialises into a buffer sized for a typical payload, not one grown from empty.
-fn to_json<T: Serialize>(value: &T) -> String {
-    let mut buffer = Vec::with_capacity(256);
-    if serde_json::to_writer(&mut buffer, value).is_err() {
-        return String::new();
-    }
-    String::from_utf8(buffer).unwrap_or_default()
-}
-
-/// What the detectors need of an event, if anything, appended to `out` (a buffer the caller
-/// reuses from event to event).
+/// What the detectors need of an event (its id parsed by the caller), if anything, appended to
+/// `out` (a buffer the caller reuses from event to event).
 /// URLs come from `shared`, as the event rows' do, so rows and windows hold one copy.
-pub fn signals(event: &Event, shared: &mut SharedStrings, out: &mut Vec<Signal>) {
+pub fn signals(event: &Event, event_id: Uuid, shared: &mut SharedStrings, out: &mut Vec<Signal>) {
     let at_ms = event.timestamp.map(|t| t.unix_ms).unwrap_or_default();
     let mut url = || {
         let url = event
@@ -326,7 +421,7 @@ pub fn signals(event: &Event, shared: &mut SharedStrings, out: &mut Vec<Signal>)
         Some(Payload::Click(click)) => {
             let target = click.target.as_ref();
             out.push(Signal::Click(Arc::new(Click {
-                event_id: Arc::from(event.event_id.as_str()),
+                event_id,
                 at_ms,
                 url: url(),
                 x: click.page_x.max(click.x),
@@ -338,17 +433,22 @@ pub fn signals(event: &Event, shared: &mut SharedStrings, out: &mut Vec<Signal>)
                 selected_text: click.selected_text,
             })));
         }
-        Some(Payload::ClickOutcome(outcome)) => out.push(Signal::ClickOutcome {
-            click_event_id: outcome.click_event_id.clone(),
-            at_ms,
-            responded: outcome.dom_mutated
-                || outcome.navigated
-                || outcome.scrolled
-                || outcome.focus_changed,
-            editable_target: outcome.editable_target,
-        }),
+        Some(Payload::ClickOutcome(outcome)) => {
+            // An outcome naming no UUID belongs to no click the windows can hold.
+            if let Ok(click_event_id) = Uuid::try_parse(&outcome.click_event_id) {
+                out.push(Signal::ClickOutcome {
+                    click_event_id,
+                    at_ms,
+                    responded: outcome.dom_mutated
+                        || outcome.navigated
+                        || outcome.scrolled
+                        || outcome.focus_changed,
+                    editable_target: outcome.editable_target,
+                });
+            }
+        }
         Some(Payload::JsError(error)) => out.push(Signal::JsError {
-            event_id: event.event_id.clone(),
+            event_id,
             at_ms,
             message: error.message.clone(),
         }),
@@ -360,13 +460,13 @@ pub fn signals(event: &Event, shared: &mut SharedStrings, out: &mut Vec<Signal>)
             }));
         }
         Some(Payload::Scroll(scroll)) => out.push(Signal::Scroll {
-            event_id: Arc::from(event.event_id.as_str()),
+            event_id,
             at_ms,
             url: url(),
             scroll_y: scroll.scroll_y,
         }),
         Some(Payload::PageView(_)) => out.push(Signal::PageView {
-            event_id: Arc::from(event.event_id.as_str()),
+            event_id,
             at_ms,
             url: url(),
         }),
@@ -376,7 +476,6 @@ pub fn signals(event: &Event, shared: &mut SharedStrings, out: &mut Vec<Signal>)
 
 #[cfg(test)]
 mod tests {
-    use gosight_proto::event::Payload;
     use gosight_proto::*;
 
     use super::*;
@@ -400,64 +499,5 @@ mod tests {
             assert_eq!(device_type_name(ty), derived);
         }
         assert_eq!(device_type_name(DeviceType::Unspecified), "");
-    }
-
-    /// The column holds what the whole event's JSON says of its payload, under the same key.
-    #[test]
-    fn payload_json_is_the_events_payload_part() {
-        let payloads = [
-            Payload::PageView(PageViewPayload::default()),
-            Payload::Click(ClickPayload {
-                x: 3,
-                target: Some(TargetElement {
-                    selector: "#buy \"now\"".into(),
-                    ..Default::default()
-                }),
-                ..Default::default()
-            }),
-            Payload::Scroll(ScrollPayload {
-                scroll_y: 40,
-                ..Default::default()
-            }),
-            Payload::Input(InputPayload::default()),
-            Payload::MouseMove(MouseMovePayload {
-                positions: vec![MousePosition {
-                    x: 1,
-                    y: 2,
-                    offset_ms: 3,
-                }],
-                ..Default::default()
-            }),
-            Payload::VisibilityChange(VisibilityChangePayload::default()),
-            Payload::JsError(JsErrorPayload {
-                message: "boom".into(),
-                ..Default::default()
-            }),
-            Payload::NetworkError(NetworkErrorPayload::default()),
-            Payload::ConsoleLog(ConsoleLogPayload::default()),
-            Payload::WebVitals(WebVitalsPayload {
-                value: 1.5,
-                ..Default::default()
-            }),
-            Payload::PageLoad(PageLoadPayload::default()),
-            Payload::ResourceLoad(ResourceLoadPayload::default()),
-            Payload::Custom(CustomPayload {
-                name: "signup".into(),
-                ..Default::default()
-            }),
-            Payload::ClickOutcome(ClickOutcomePayload {
-                dom_mutated: true,
-                ..Default::default()
-            }),
-        ];
-        for payload in payloads {
-            let whole = serde_json::to_value(Event {
-                payload: Some(payload.clone()),
-                ..Default::default()
-            })
-            .unwrap();
-            let column: serde_json::Value = serde_json::from_str(&payload_json(&payload)).unwrap();
-            assert_eq!(column, whole, "{payload:?}");
-        }
     }
 }

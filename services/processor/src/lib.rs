@@ -5,7 +5,8 @@
 //! - [`shard`]: one consumer-group member: rounds of consume → apply → write → commit;
 //!   [`source`]: what it consumes (Kafka here, the embedded bus in standalone mode).
 //! - [`actors`]: `SessionActor` (one per live session) and `TableWriter` (one per table).
-//! - [`session`]: the session aggregate. [`convert`]: envelopes to rows and signals.
+//! - [`session`]: the session aggregate. [`convert`]: envelopes to rows and signals;
+//!   [`payload_json`]: the `payload` column.
 //! - [`detect`]: the UX insight detectors, pure functions over per-session windows;
 //!   [`thresholds`]: their per-project settings.
 //! - [`live`]: live updates for the dashboard.
@@ -16,6 +17,7 @@ pub mod convert;
 pub mod detect;
 pub mod error;
 pub mod live;
+pub mod payload_json;
 pub mod retry;
 pub mod session;
 pub mod shard;

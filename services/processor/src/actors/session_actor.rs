@@ -81,7 +81,7 @@ impl SessionActor {
         let evidence = finding
             .related_event_ids
             .first()
-            .cloned()
+            .map(Uuid::to_string)
             .unwrap_or_else(|| finding.at_ms.to_string());
         let name = format!("{}:{}:{evidence}", row.session_id, finding.kind.as_str());
         InsightRow {
@@ -98,11 +98,7 @@ impl SessionActor {
             y: finding.y,
             selector: finding.selector,
             details: finding.details.to_string(),
-            related_event_ids: finding
-                .related_event_ids
-                .iter()
-                .filter_map(|id| Uuid::try_parse(id).ok())
-                .collect(),
+            related_event_ids: finding.related_event_ids,
             country_code: row.country_code.clone(),
             browser: row.browser.clone(),
             device_type: row.device_type.clone(),
@@ -123,6 +119,7 @@ impl SessionActor {
             if !self.state.begin(*partition, *offset) {
                 continue;
             }
+            let columns = shared.envelope(envelope);
             for event in envelope.all_events() {
                 #[cfg(feature = "fault-injection")]
                 inject_fault(event);
@@ -130,9 +127,11 @@ impl SessionActor {
                 if self.state.apply_event(envelope, event, event_id) == Applied::Duplicate {
                     continue;
                 }
-                if let Some(row) = event_id.and_then(|id| {
-                    event_row_with_ids(envelope, event, project_id, session_id, id, &mut shared)
-                }) {
+                // Events without a UUID (the ingest lets none through) are counted, nothing more.
+                let Some(event_id) = event_id else {
+                    continue;
+                };
+                if let Some(columns) = &columns {
                     if LiveUpdate::worth_sending(event) {
                         let update = LiveUpdate::from_event(&self.state.row, event);
                         let unfolded = match output.live.last_mut() {
@@ -141,11 +140,18 @@ impl SessionActor {
                         };
                         output.live.extend(unfolded);
                     }
-                    if !stored.as_ref().is_some_and(|s| s.contains(&row.event_id)) {
-                        output.events.push(row);
+                    if !stored.as_ref().is_some_and(|s| s.contains(&event_id)) {
+                        output.events.push(event_row_with_ids(
+                            columns,
+                            event,
+                            project_id,
+                            session_id,
+                            event_id,
+                            &mut shared,
+                        ));
                     }
                 }
-                signals(event, &mut shared, &mut signal_buffer);
+                signals(event, event_id, &mut shared, &mut signal_buffer);
                 if signal_buffer.is_empty() {
                     continue;
                 }

@@ -41,7 +41,7 @@ pub fn observe(w: &mut DeadClickWindow, signal: &Signal, t: &Thresholds) -> Opti
             let index = w
                 .pending
                 .iter()
-                .position(|c| *c.event_id == **click_event_id)?;
+                .position(|c| c.event_id == *click_event_id)?;
             let click = w.pending.remove(index)?;
             if *responded || *editable_target || click.selected_text {
                 return None;
@@ -54,7 +54,7 @@ pub fn observe(w: &mut DeadClickWindow, signal: &Signal, t: &Thresholds) -> Opti
                 y: click.y,
                 selector: click.selector.to_string(),
                 details: json!({ "observed_ms": t.dead_click_window_ms }),
-                related_event_ids: vec![click.event_id.to_string()],
+                related_event_ids: vec![click.event_id],
             })
         }
         _ => None,
@@ -63,11 +63,13 @@ pub fn observe(w: &mut DeadClickWindow, signal: &Signal, t: &Thresholds) -> Opti
 
 #[cfg(test)]
 mod tests {
+    use uuid::Uuid;
+
     use super::*;
 
-    fn click(id: &str, selected_text: bool) -> Signal {
+    fn click(id: u64, selected_text: bool) -> Signal {
         Signal::Click(Arc::new(Click {
-            event_id: id.into(),
+            event_id: Uuid::from_u64_pair(0, id),
             at_ms: 1_000,
             url: "https://shop.example/".into(),
             x: 5,
@@ -77,9 +79,9 @@ mod tests {
         }))
     }
 
-    fn outcome(id: &str, responded: bool, editable_target: bool) -> Signal {
+    fn outcome(id: u64, responded: bool, editable_target: bool) -> Signal {
         Signal::ClickOutcome {
-            click_event_id: id.into(),
+            click_event_id: Uuid::from_u64_pair(0, id),
             at_ms: 2_000,
             responded,
             editable_target,
@@ -96,12 +98,15 @@ mod tests {
             ("text-field", false, false, true, false),
             ("selection", true, false, false, false),
         ];
-        for (id, selected, responded, editable, dead) in cases {
+        for (id, (case, selected, responded, editable, dead)) in (1..).zip(cases) {
             assert!(observe(&mut w, &click(id, selected), &t).is_none());
             let found = observe(&mut w, &outcome(id, responded, editable), &t);
-            assert_eq!(found.is_some(), dead, "{id}");
+            assert_eq!(found.is_some(), dead, "{case}");
+            if let Some(found) = found {
+                assert_eq!(found.related_event_ids, [Uuid::from_u64_pair(0, id)]);
+            }
         }
         // An outcome for a click never seen finds nothing.
-        assert!(observe(&mut w, &outcome("unknown", false, false), &t).is_none());
+        assert!(observe(&mut w, &outcome(99, false, false), &t).is_none());
     }
 }

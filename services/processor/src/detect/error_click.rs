@@ -41,7 +41,7 @@ pub fn observe(w: &mut ErrorClickWindow, signal: &Signal, t: &Thresholds) -> Opt
                 y: click.y,
                 selector: click.selector.to_string(),
                 details: json!({ "error": message, "delay_ms": at_ms - click.at_ms }),
-                related_event_ids: vec![click.event_id.to_string(), event_id.clone()],
+                related_event_ids: vec![click.event_id, *event_id],
             })
         }
         _ => None,
@@ -50,11 +50,18 @@ pub fn observe(w: &mut ErrorClickWindow, signal: &Signal, t: &Thresholds) -> Opt
 
 #[cfg(test)]
 mod tests {
+    use uuid::Uuid;
+
     use super::*;
+
+    /// Clicks' ids count up from 1; errors' from 1 << 32.
+    fn id(n: i64) -> Uuid {
+        Uuid::from_u64_pair(0, n as u64)
+    }
 
     fn click(at_ms: i64) -> Signal {
         Signal::Click(Arc::new(Click {
-            event_id: format!("c{at_ms}").into(),
+            event_id: id(at_ms),
             at_ms,
             url: "u".into(),
             x: 1,
@@ -66,7 +73,7 @@ mod tests {
 
     fn error(at_ms: i64) -> Signal {
         Signal::JsError {
-            event_id: format!("e{at_ms}"),
+            event_id: id((1 << 32) + at_ms),
             at_ms,
             message: "boom".into(),
         }
@@ -78,7 +85,7 @@ mod tests {
         let mut w = ErrorClickWindow::default();
         assert!(observe(&mut w, &click(1_000), &t).is_none());
         let found = observe(&mut w, &error(1_400), &t).unwrap();
-        assert_eq!(found.related_event_ids, ["c1000", "e1400"]);
+        assert_eq!(found.related_event_ids, [id(1_000), id((1 << 32) + 1_400)]);
         // The same click is not blamed twice, and a late error blames nothing.
         assert!(observe(&mut w, &error(1_500), &t).is_none());
         observe(&mut w, &click(5_000), &t);

@@ -23,6 +23,7 @@ mod thrash;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
+use uuid::Uuid;
 
 pub use dead::DeadClickWindow;
 pub use error_click::ErrorClickWindow;
@@ -43,7 +44,7 @@ pub struct Finding {
     pub selector: String,
     /// The evidence, as JSON for the `details` column.
     pub details: serde_json::Value,
-    pub related_event_ids: Vec<String>,
+    pub related_event_ids: Vec<Uuid>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -127,7 +128,7 @@ impl Thresholds {
 /// A click as the detectors need it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Click {
-    pub event_id: Arc<str>,
+    pub event_id: Uuid,
     pub at_ms: i64,
     pub url: Arc<str>,
     pub x: i32,
@@ -137,22 +138,23 @@ pub struct Click {
     pub selected_text: bool,
 }
 
-/// What a detector is fed: the few event kinds detection looks at. Strings a window may keep
-/// (ids, URLs, selectors) are shared, not copied, as windows hold them for seconds.
+/// What a detector is fed: the few event kinds detection looks at, each with its event's id (the
+/// ingest lets only UUIDs through). Strings a window may keep (URLs, selectors) are shared, not
+/// copied, as windows hold them for seconds.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Signal {
     /// Shared: several windows keep the same click.
     Click(Arc<Click>),
     /// The SDK's report on what followed a click.
     ClickOutcome {
-        click_event_id: String,
+        click_event_id: Uuid,
         at_ms: i64,
         /// The page mutated, navigated, scrolled or moved focus within the window.
         responded: bool,
         editable_target: bool,
     },
     JsError {
-        event_id: String,
+        event_id: Uuid,
         at_ms: i64,
         message: String,
     },
@@ -162,13 +164,13 @@ pub enum Signal {
         y: i32,
     },
     Scroll {
-        event_id: Arc<str>,
+        event_id: Uuid,
         at_ms: i64,
         url: Arc<str>,
         scroll_y: i32,
     },
     PageView {
-        event_id: Arc<str>,
+        event_id: Uuid,
         at_ms: i64,
         url: Arc<str>,
     },

@@ -4,13 +4,14 @@
 use std::sync::Arc;
 
 use serde_json::json;
+use uuid::Uuid;
 
 use super::{Finding, InsightKind, Signal, Thresholds};
 
 #[derive(Debug, Default)]
 pub struct QuickBackWindow {
     previous: Option<Arc<str>>,
-    current: Option<(Arc<str>, i64, Arc<str>)>,
+    current: Option<(Arc<str>, i64, Uuid)>,
 }
 
 pub fn observe(w: &mut QuickBackWindow, signal: &Signal, t: &Thresholds) -> Option<Finding> {
@@ -41,11 +42,11 @@ pub fn observe(w: &mut QuickBackWindow, signal: &Signal, t: &Thresholds) -> Opti
             y: 0,
             selector: String::new(),
             details: json!({ "back_to": &**url, "dwell_ms": at_ms - entered_ms }),
-            related_event_ids: vec![entered_event.to_string(), event_id.to_string()],
+            related_event_ids: vec![*entered_event, *event_id],
         });
     }
     w.previous = w.current.take().map(|(u, _, _)| u);
-    w.current = Some((url.clone(), *at_ms, event_id.clone()));
+    w.current = Some((url.clone(), *at_ms, *event_id));
     finding
 }
 
@@ -55,7 +56,7 @@ mod tests {
 
     fn view(at_ms: i64, url: &str) -> Signal {
         Signal::PageView {
-            event_id: format!("v{at_ms}").into(),
+            event_id: Uuid::from_u64_pair(0, at_ms as u64),
             at_ms,
             url: url.into(),
         }

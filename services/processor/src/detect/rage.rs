@@ -93,17 +93,19 @@ pub fn close(w: &mut RageWindow, t: &Thresholds) -> Option<Finding> {
             "duration_ms": last.at_ms - first.at_ms,
             "radius_px": t.rage_radius_px,
         }),
-        related_event_ids: burst.iter().map(|c| c.event_id.to_string()).collect(),
+        related_event_ids: burst.iter().map(|c| c.event_id).collect(),
     })
 }
 
 #[cfg(test)]
 mod tests {
+    use uuid::Uuid;
+
     use super::*;
 
     fn click(at_ms: i64, x: i32, y: i32) -> Signal {
         Signal::Click(Arc::new(Click {
-            event_id: format!("e{at_ms}").into(),
+            event_id: Uuid::from_u64_pair(0, at_ms as u64),
             at_ms,
             url: "https://shop.example/".into(),
             x,

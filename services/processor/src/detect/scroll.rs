@@ -6,6 +6,7 @@
 use std::sync::Arc;
 
 use serde_json::json;
+use uuid::Uuid;
 
 use super::{Finding, InsightKind, Signal, Thresholds};
 
@@ -18,7 +19,7 @@ pub struct ScrollWindow {
     direction: i32,
     leg_start_y: i32,
     changes: Vec<i64>,
-    event_ids: Vec<Arc<str>>,
+    event_ids: Vec<Uuid>,
 }
 
 pub fn observe(w: &mut ScrollWindow, signal: &Signal, t: &Thresholds) -> Option<Finding> {
@@ -48,7 +49,7 @@ pub fn observe(w: &mut ScrollWindow, signal: &Signal, t: &Thresholds) -> Option<
                         && w.changes.len() < MAX_CHANGES
                     {
                         w.changes.push(*at_ms);
-                        w.event_ids.push(event_id.clone());
+                        w.event_ids.push(*event_id);
                     }
                     w.direction = direction;
                     w.leg_start_y = last_y;
@@ -97,7 +98,7 @@ pub fn close(w: &mut ScrollWindow, t: &Thresholds) -> Option<Finding> {
             "direction_changes": changes.len(),
             "duration_ms": changes.last().copied().unwrap_or(first) - first,
         }),
-        related_event_ids: event_ids.iter().map(|id| id.to_string()).collect(),
+        related_event_ids: event_ids,
     })
 }
 
@@ -113,7 +114,7 @@ mod tests {
             .enumerate()
             .filter_map(|(i, &y)| {
                 let signal = Signal::Scroll {
-                    event_id: format!("s{i}").into(),
+                    event_id: Uuid::from_u64_pair(0, i as u64),
                     at_ms: 1_000 + i as i64 * step_ms,
                     url: "https://docs.example/page".into(),
                     scroll_y: y,
