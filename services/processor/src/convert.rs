@@ -12,9 +12,26 @@ use uuid::Uuid;
 use crate::detect::{Click, Signal};
 use crate::payload_json::payload_json;
 
+/// Unix milliseconds as a time (the epoch if out of range), in 64-bit arithmetic: whole seconds,
+/// then the milliseconds set.
 pub fn datetime(unix_ms: i64) -> OffsetDateTime {
-    OffsetDateTime::from_unix_timestamp_nanos(i128::from(unix_ms) * 1_000_000)
+    OffsetDateTime::from_unix_timestamp(unix_ms.div_euclid(1000))
+        .and_then(|t| t.replace_millisecond(unix_ms.rem_euclid(1000) as u16))
         .unwrap_or(OffsetDateTime::UNIX_EPOCH)
+}
+
+/// The path of a page URL as browsers report it (`location.pathname`): what follows the host, up
+/// to the query or fragment, `/` if nothing does. Page URLs come from browsers already normalised,
+/// so this is what parsing them would give; a URL without a scheme is taken whole, as a path.
+pub fn url_path(url: &str) -> &str {
+    let Some((_, rest)) = url.split_once("://") else {
+        return url;
+    };
+    let rest = &rest[rest.find(['/', '?', '#']).unwrap_or(rest.len())..];
+    match &rest[..rest.find(['?', '#']).unwrap_or(rest.len())] {
+        "" => "/",
+        path => path,
+    }
 }
 
 /// `EVENT_TYPE_PAGE_VIEW` becomes `page_view`: the `event_type` column's spelling.
@@ -137,7 +154,7 @@ fn share(slot: &mut Arc<str>, value: &str) -> Arc<str> {
 /// envelope once and cloned into each of its rows.
 #[derive(Debug, Clone, Default)]
 pub struct EnvelopeColumns {
-    received_at_ms: Option<i64>,
+    received_at: Option<OffsetDateTime>,
     user_id: Arc<str>,
     anonymous_id: Arc<str>,
     country_code: Arc<str>,
@@ -157,7 +174,7 @@ impl SharedStrings {
     pub fn envelope(&mut self, envelope: &EventEnvelope) -> Option<EnvelopeColumns> {
         let session = envelope.session.as_ref()?;
         let columns = &mut self.envelope;
-        columns.received_at_ms = envelope.received_at.map(|t| t.unix_ms);
+        columns.received_at = envelope.received_at.map(|t| datetime(t.unix_ms));
         keep(&mut columns.user_id, &session.user_id);
         keep(&mut columns.anonymous_id, &session.anonymous_id);
         let geo = envelope.geo.as_ref();
@@ -356,6 +373,7 @@ pub fn event_row_with_ids(
             shared.empty.clone(),
         ),
     };
+    let timestamp = datetime(ts);
     let at = Position::of(event.payload.as_ref());
     let details = Details::of(event.payload.as_ref());
     EventRow {
@@ -363,8 +381,8 @@ pub fn event_row_with_ids(
         session_id,
         event_id,
         event_type: Cow::Borrowed(event_type_name(ty)),
-        timestamp: datetime(ts),
-        received_at: datetime(columns.received_at_ms.unwrap_or(ts)),
+        timestamp,
+        received_at: columns.received_at.unwrap_or(timestamp),
         sequence: event.sequence,
         user_id: columns.user_id.clone(),
         anonymous_id: columns.anonymous_id.clone(),
@@ -479,6 +497,53 @@ mod tests {
     use gosight_proto::*;
 
     use super::*;
+
+    /// What parsing the URL gives, for URLs as browsers report them.
+    #[test]
+    fn url_path_is_the_parsed_path() {
+        for url in [
+            "https://shop.example",
+            "https://shop.example/",
+            "https://shop.example/products/garden-chair?ref=home#reviews",
+            "https://shop.example?q=1",
+            "https://shop.example#top",
+            "https://user:pw@shop.example:8443/a/b/",
+            "http://[::1]:8080/x%20y?z",
+            "file:///home/me/page.html",
+        ] {
+            let parsed = url::Url::parse(url).unwrap();
+            assert_eq!(url_path(url), parsed.path(), "{url}");
+        }
+        assert_eq!(url_path("/relative/path"), "/relative/path");
+    }
+
+    /// The same times as the nanosecond constructor gives, the epoch where it gives none.
+    #[test]
+    fn datetime_is_the_unix_milliseconds() {
+        let samples = [
+            0,
+            1,
+            -1,
+            999,
+            -999,
+            1_000,
+            -1_001,
+            1_763_700_000_123,
+            -62_135_596_800_000,
+            253_402_300_799_999,
+            253_402_300_800_000,
+            i64::MAX,
+            i64::MIN,
+        ];
+        for ms in samples
+            .into_iter()
+            .chain((0..10_000).map(|i| i * 7_919_113 - 39_595_565_000))
+        {
+            let expected = OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+                .unwrap_or(OffsetDateTime::UNIX_EPOCH);
+            assert_eq!(datetime(ms), expected, "{ms}");
+        }
+    }
 
     #[test]
     fn static_names_are_the_enum_spellings() {

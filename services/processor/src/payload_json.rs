@@ -13,15 +13,14 @@ use serde::ser::{Serialize, SerializeMap, Serializer};
 const TYPICAL_BYTES: usize = 256;
 
 pub fn payload_json(payload: &Payload) -> String {
-    let mut buffer = Vec::with_capacity(TYPICAL_BYTES);
+    let mut buffer = String::with_capacity(TYPICAL_BYTES);
     match payload {
         Payload::Click(v) => keyed(&mut buffer, "click", |o| click(o, v)),
         Payload::Scroll(v) => keyed(&mut buffer, "scroll", |o| scroll(o, v)),
         Payload::MouseMove(v) => keyed(&mut buffer, "mouseMove", |o| mouse_move(o, v)),
         other => return generated(other),
     }
-    // Only `&str`s (valid UTF-8, escaped by serde_json) and ASCII were written.
-    String::from_utf8(buffer).unwrap_or_default()
+    buffer
 }
 
 /// The payload through its generated `Serialize` impl.
@@ -61,7 +60,7 @@ fn to_json<T: Serialize>(value: &T) -> String {
 }
 
 /// `{"<key>":{...}}`
-fn keyed(buffer: &mut Vec<u8>, key: &'static str, body: impl FnOnce(&mut Object<'_>)) {
+fn keyed(buffer: &mut String, key: &'static str, body: impl FnOnce(&mut Object<'_>)) {
     let mut outer = Object::open(buffer);
     outer.key(key);
     let mut inner = Object::open(outer.buffer);
@@ -72,13 +71,13 @@ fn keyed(buffer: &mut Vec<u8>, key: &'static str, body: impl FnOnce(&mut Object<
 
 /// A JSON object being written; fields at their proto default are left out.
 struct Object<'a> {
-    buffer: &'a mut Vec<u8>,
+    buffer: &'a mut String,
     empty: bool,
 }
 
 impl<'a> Object<'a> {
-    fn open(buffer: &'a mut Vec<u8>) -> Self {
-        buffer.push(b'{');
+    fn open(buffer: &'a mut String) -> Self {
+        buffer.push('{');
         Self {
             buffer,
             empty: true,
@@ -88,19 +87,18 @@ impl<'a> Object<'a> {
     /// `key` is a proto JSON field name: ASCII letters, nothing to escape.
     fn key(&mut self, key: &'static str) {
         if !self.empty {
-            self.buffer.push(b',');
+            self.buffer.push(',');
         }
         self.empty = false;
-        self.buffer.push(b'"');
-        self.buffer.extend_from_slice(key.as_bytes());
-        self.buffer.extend_from_slice(b"\":");
+        self.buffer.push('"');
+        self.buffer.push_str(key);
+        self.buffer.push_str("\":");
     }
 
     fn int<I: itoa::Integer + Default + PartialEq>(&mut self, key: &'static str, value: I) {
         if value != I::default() {
             self.key(key);
-            self.buffer
-                .extend_from_slice(itoa::Buffer::new().format(value).as_bytes());
+            self.buffer.push_str(itoa::Buffer::new().format(value));
         }
     }
 
@@ -114,19 +112,31 @@ impl<'a> Object<'a> {
     fn bool(&mut self, key: &'static str, value: bool) {
         if value {
             self.key(key);
-            self.buffer.extend_from_slice(b"true");
+            self.buffer.push_str("true");
         }
     }
 
     fn close(self) {
-        self.buffer.push(b'}');
+        self.buffer.push('}');
     }
 }
 
-/// A JSON string, escaped as serde_json escapes it.
-fn string(buffer: &mut Vec<u8>, value: &str) {
-    // Writing into a Vec cannot fail, and a &str always serialises.
-    let _ = serde_json::to_writer(&mut *buffer, value);
+/// A JSON string, escaped as serde_json escapes it: control characters, `"` and `\`. Most
+/// strings hold none of them and are copied as they are.
+fn string(buffer: &mut String, value: &str) {
+    // Every byte looked at (no early exit), which lets the check run on whole vectors.
+    let plain = value.bytes().fold(true, |plain, b| {
+        plain & (b >= 0x20) & (b != b'"') & (b != b'\\')
+    });
+    if plain {
+        buffer.reserve(value.len() + 2);
+        buffer.push('"');
+        buffer.push_str(value);
+        buffer.push('"');
+        return;
+    }
+    // A &str always serialises.
+    buffer.push_str(&serde_json::to_string(value).unwrap_or_default());
 }
 
 fn click(o: &mut Object<'_>, v: &ClickPayload) {
@@ -153,14 +163,14 @@ fn target_element(o: &mut Object<'_>, v: &TargetElement) {
     o.string("id", &v.id);
     if !v.classes.is_empty() {
         o.key("classes");
-        o.buffer.push(b'[');
+        o.buffer.push('[');
         for (i, class) in v.classes.iter().enumerate() {
             if i > 0 {
-                o.buffer.push(b',');
+                o.buffer.push(',');
             }
             string(o.buffer, class);
         }
-        o.buffer.push(b']');
+        o.buffer.push(']');
     }
     o.string("selector", &v.selector);
     o.string("text", &v.text);
@@ -168,7 +178,8 @@ fn target_element(o: &mut Object<'_>, v: &TargetElement) {
     if !v.data_attributes.is_empty() {
         o.key("dataAttributes");
         // The map's own order, as the generated impl writes it.
-        let _ = serde_json::to_writer(&mut *o.buffer, &v.data_attributes);
+        o.buffer
+            .push_str(&serde_json::to_string(&v.data_attributes).unwrap_or_default());
     }
     o.string("role", &v.role);
 }
@@ -184,10 +195,10 @@ fn scroll(o: &mut Object<'_>, v: &ScrollPayload) {
 fn mouse_move(o: &mut Object<'_>, v: &MouseMovePayload) {
     if !v.positions.is_empty() {
         o.key("positions");
-        o.buffer.push(b'[');
+        o.buffer.push('[');
         for (i, position) in v.positions.iter().enumerate() {
             if i > 0 {
-                o.buffer.push(b',');
+                o.buffer.push(',');
             }
             let mut inner = Object::open(o.buffer);
             inner.int("x", position.x);
@@ -195,7 +206,7 @@ fn mouse_move(o: &mut Object<'_>, v: &MouseMovePayload) {
             inner.int("offsetMs", position.offset_ms);
             inner.close();
         }
-        o.buffer.push(b']');
+        o.buffer.push(']');
     }
     o.int("viewportWidth", v.viewport_width);
     o.int("viewportHeight", v.viewport_height);

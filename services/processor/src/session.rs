@@ -34,16 +34,31 @@ pub enum Applied {
     Duplicate,
 }
 
-fn utm(url: &str, name: &str) -> String {
-    url::Url::parse(url)
-        .ok()
-        .and_then(|u| {
-            u.query_pairs()
-                .find(|(k, _)| k == name)
-                .map(|(_, v)| v.into_owned())
-        })
-        .map(|v| v.chars().take(200).collect())
-        .unwrap_or_default()
+/// The entry URL's UTM parameters, in [`UTM_PARAMETERS`] order, each cut at 200 characters;
+/// the first of each name counts.
+const UTM_PARAMETERS: [&str; 5] = [
+    "utm_source",
+    "utm_medium",
+    "utm_campaign",
+    "utm_term",
+    "utm_content",
+];
+
+fn utm(url: &str) -> [String; 5] {
+    let mut values: [String; 5] = Default::default();
+    let Ok(url) = url::Url::parse(url) else {
+        return values;
+    };
+    let mut found = [false; 5];
+    for (key, value) in url.query_pairs() {
+        if let Some(i) = UTM_PARAMETERS.iter().position(|name| *name == key)
+            && !found[i]
+        {
+            found[i] = true;
+            values[i] = value.chars().take(200).collect();
+        }
+    }
+    values
 }
 
 impl SessionState {
@@ -178,15 +193,13 @@ impl SessionState {
                 self.row.entry_url.clone_from(&page.url);
                 self.row.entry_path.clone_from(&page.path);
                 self.row.referrer.clone_from(&page.referrer);
-                for (name, field) in [
-                    ("utm_source", &mut self.row.utm_source),
-                    ("utm_medium", &mut self.row.utm_medium),
-                    ("utm_campaign", &mut self.row.utm_campaign),
-                    ("utm_term", &mut self.row.utm_term),
-                    ("utm_content", &mut self.row.utm_content),
-                ] {
-                    *field = utm(url, name);
-                }
+                [
+                    self.row.utm_source,
+                    self.row.utm_medium,
+                    self.row.utm_campaign,
+                    self.row.utm_term,
+                    self.row.utm_content,
+                ] = utm(url);
             }
             if (at >= self.row.ended_at || self.row.exit_url.is_empty())
                 && self.row.exit_url != page.url
@@ -243,5 +256,26 @@ impl SessionState {
         self.row.version += 1;
         self.row.is_active = active;
         self.row.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn utm_reads_every_parameter_in_one_pass() {
+        let long = "x".repeat(300);
+        let url = format!(
+            "https://shop.example/a?utm_medium=e%2Dmail&utm_source=news&utm_source=later\
+             &utm_content={long}&other=1#utm_term=fragment"
+        );
+        let [source, medium, campaign, term, content] = utm(&url);
+        assert_eq!(source, "news", "the first of a name counts");
+        assert_eq!(medium, "e-mail");
+        assert_eq!(campaign, "");
+        assert_eq!(term, "", "the fragment is not the query");
+        assert_eq!(content.chars().count(), 200);
+        assert_eq!(utm("not a url"), <[String; 5]>::default());
     }
 }

@@ -13,7 +13,7 @@ use gosight_common::backend::{EventRow, InsightRow, SessionRow};
 use gosight_proto::EventEnvelope;
 use uuid::Uuid;
 
-use crate::convert::{SharedStrings, datetime, event_row_with_ids, signals};
+use crate::convert::{SharedStrings, datetime, event_row_with_ids, signals, url_path};
 use crate::detect::{Finding, InsightKind, QUIET_AFTER, Thresholds, Windows};
 use crate::live::LiveUpdate;
 use crate::session::{Applied, SessionState};
@@ -78,21 +78,24 @@ impl SessionActor {
             _ => {}
         }
         let row = &self.state.row;
-        let evidence = finding
-            .related_event_ids
-            .first()
-            .map(Uuid::to_string)
-            .unwrap_or_else(|| finding.at_ms.to_string());
-        let name = format!("{}:{}:{evidence}", row.session_id, finding.kind.as_str());
+        // `<session>:<kind>:<first related event id, or the time>`, ids hyphenated lower case.
+        let mut ids = Uuid::encode_buffer();
+        let mut name = String::with_capacity(2 * ids.len() + 24);
+        name.push_str(row.session_id.hyphenated().encode_lower(&mut ids));
+        name.push(':');
+        name.push_str(finding.kind.as_str());
+        name.push(':');
+        match finding.related_event_ids.first() {
+            Some(id) => name.push_str(id.hyphenated().encode_lower(&mut ids)),
+            None => name.push_str(itoa::Buffer::new().format(finding.at_ms)),
+        }
         InsightRow {
             project_id: row.project_id,
             session_id: row.session_id,
             insight_id: Uuid::new_v5(&INSIGHT_NAMESPACE, name.as_bytes()),
             insight_type: finding.kind.as_str().to_string(),
             timestamp: datetime(finding.at_ms),
-            path: url::Url::parse(&finding.url)
-                .map(|u| u.path().to_string())
-                .unwrap_or_else(|_| finding.url.clone()),
+            path: url_path(&finding.url).to_string(),
             url: finding.url,
             x: finding.x,
             y: finding.y,
