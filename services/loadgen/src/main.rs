@@ -82,13 +82,21 @@ fn now_ms() -> i64 {
 /// product pages: per-page aggregates (heatmaps, time on page) grow with pages, not events.
 const PAGES: usize = 200;
 
-fn event(i: usize, event_bytes: usize) -> Event {
-    // Text, selector and URL sized so the encoded event is about `event_bytes`.
+/// Text sized so the encoded event is about `event_bytes`: it pads the URL, the selector and the
+/// element's text.
+fn filler(event_bytes: usize) -> String {
     let pad = event_bytes.saturating_sub(260) / 3;
+    "abcdefghij".repeat(pad / 10 + 1)[..pad].to_string()
+}
+
+fn event(i: usize, filler: &str) -> Event {
     let page = i % PAGES;
-    let filler: String = "abcdefghij".repeat(pad / 10 + 1)[..pad].to_string();
     Event {
-        event_id: Uuid::new_v4().to_string(),
+        // Random bytes from the thread's generator: one system call per event would cost the
+        // load generator more than building the event.
+        event_id: uuid::Builder::from_random_bytes(rand::random())
+            .into_uuid()
+            .to_string(),
         r#type: EventType::Click as i32,
         timestamp: Some(Timestamp { unix_ms: now_ms() }),
         page: Some(Page {
@@ -119,7 +127,7 @@ fn event(i: usize, event_bytes: usize) -> Event {
     }
 }
 
-fn batch(args: &Args, sessions: &[Uuid], n: usize) -> EventBatch {
+fn batch(args: &Args, sessions: &[Uuid], filler: &str, n: usize) -> EventBatch {
     let session = sessions[n % sessions.len()];
     EventBatch {
         project_key: args.key.clone(),
@@ -133,7 +141,7 @@ fn batch(args: &Args, sessions: &[Uuid], n: usize) -> EventBatch {
             }),
             ..Default::default()
         }),
-        events: (0..args.batch).map(|i| event(n * args.batch + i, args.event_bytes)).collect(),
+        events: (0..args.batch).map(|i| event(n * args.batch + i, filler)).collect(),
         sent_at: Some(Timestamp { unix_ms: now_ms() }),
     }
 }
@@ -179,9 +187,12 @@ async fn send_http(client: &reqwest::Client, args: &Args, body: EventBatch) -> R
     }
 }
 
-#[tokio::main]
+/// One thread: it builds batches and drives every request, so no wake-ups cross threads (with a
+/// thread per core, they cost the load generator more than its own work).
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> anyhow::Result<()> {
     let args = Arc::new(Args::parse());
+    let filler = filler(args.event_bytes);
     let sessions: Arc<Vec<Uuid>> = Arc::new((0..args.sessions).map(|_| Uuid::new_v4()).collect());
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(args.concurrency)
@@ -219,7 +230,7 @@ async fn main() -> anyhow::Result<()> {
             None => Instant::now(),
         };
         let permit = permits.clone().acquire_owned().await?;
-        let body = batch(&args, &sessions, n);
+        let body = batch(&args, &sessions, &filler, n);
         n += 1;
         let (args, http, grpc) = (args.clone(), http.clone(), grpc.clone());
         let (histogram, stats) = (histogram.clone(), stats.clone());
