@@ -1,7 +1,10 @@
 //! One `TableWriter` into ClickHouse: inserts N event rows (default 500,000) in batches of
 //! 10,000 through Add/Flush, as a shard round does, and reports rows per second.
 //!
-//! `eval "$(bash scripts/services.sh env)"; cargo run --release -p gosight-processor --example writer_throughput`
+//! `eval "$(bash scripts/services.sh env)"; cargo run --release -p gosight-processor --example writer_throughput [ROWS] [--without-views]`
+//!
+//! `--without-views` drops the materialized views fed by `events` in the bench database first:
+//! the insert's own cost, apart from the rollups it feeds.
 
 #![allow(clippy::unwrap_used, clippy::print_stdout)]
 
@@ -18,10 +21,9 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 fn main() {
-    let total: usize = std::env::args()
-        .nth(1)
-        .and_then(|a| a.parse().ok())
-        .unwrap_or(500_000);
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let total: usize = args.iter().find_map(|a| a.parse().ok()).unwrap_or(500_000);
+    let without_views = args.iter().any(|a| a == "--without-views");
     System::new().block_on(async move {
         let engines = Engines::from_env();
         let mut config = engines.clickhouse.clone();
@@ -29,6 +31,18 @@ fn main() {
         migrate::run(&ClickHouseTarget::new(config.clone()), &migrate::embedded("clickhouse").unwrap(), &RetentionConfig::default())
             .await
             .unwrap();
+        if without_views {
+            let client = config.client();
+            let views: Vec<String> = client
+                .query("SELECT name FROM system.tables WHERE database = currentDatabase() AND engine = 'MaterializedView'")
+                .fetch_all()
+                .await
+                .unwrap();
+            for view in &views {
+                client.query(&format!("DROP VIEW {view}")).execute().await.unwrap();
+            }
+            println!("dropped {} views", views.len());
+        }
         let writer = TableWriter::<EventRow>::new(std::sync::Arc::new(gosight_common::backend::ClickHouseStore::new(&config)), "events", 10_000, CancellationToken::new()).start();
         let project = Uuid::new_v4();
         let now = OffsetDateTime::now_utc();
