@@ -27,8 +27,10 @@ pub fn url_path(url: &str) -> &str {
     let Some((_, rest)) = url.split_once("://") else {
         return url;
     };
-    let rest = &rest[rest.find(['/', '?', '#']).unwrap_or(rest.len())..];
-    match &rest[..rest.find(['?', '#']).unwrap_or(rest.len())] {
+    // ASCII delimiters: their byte positions are character boundaries.
+    let end = |s: &str, delimiters: &[u8]| s.bytes().position(|b| delimiters.contains(&b));
+    let rest = &rest[end(rest, b"/?#").unwrap_or(rest.len())..];
+    match &rest[..end(rest, b"?#").unwrap_or(rest.len())] {
         "" => "/",
         path => path,
     }
@@ -110,6 +112,7 @@ pub fn event_rows(envelope: &EventEnvelope) -> Vec<EventRow> {
             Some(event_row_with_ids(
                 &columns,
                 event,
+                event_time(event),
                 project_id,
                 session_id,
                 event_id,
@@ -329,19 +332,25 @@ impl Details {
     }
 }
 
+/// The event's time ([`datetime`] of its Unix milliseconds).
+pub fn event_time(event: &Event) -> OffsetDateTime {
+    datetime(event.timestamp.map(|t| t.unix_ms).unwrap_or_default())
+}
+
 /// The row for `events` of one of an envelope's events (its common `columns` taken with
-/// [`SharedStrings::envelope`]), for a caller that has already parsed the three ids (a session
-/// actor knows its project and session). Each string column is set once, shared or empty.
+/// [`SharedStrings::envelope`], `timestamp` from [`event_time`]), for a caller that has already
+/// parsed the three ids (a session actor knows its project and session). Each string column is
+/// set once, shared or empty.
 pub fn event_row_with_ids(
     columns: &EnvelopeColumns,
     event: &Event,
+    timestamp: OffsetDateTime,
     project_id: Uuid,
     session_id: Uuid,
     event_id: Uuid,
     shared: &mut SharedStrings,
 ) -> EventRow {
     let ty = EventType::try_from(event.r#type).unwrap_or(EventType::Unspecified);
-    let ts = event.timestamp.map(|t| t.unix_ms).unwrap_or_default();
     let empty = || shared.empty.clone();
     let (url, path, title, referrer) = match &event.page {
         Some(page) => (
@@ -373,7 +382,6 @@ pub fn event_row_with_ids(
             shared.empty.clone(),
         ),
     };
-    let timestamp = datetime(ts);
     let at = Position::of(event.payload.as_ref());
     let details = Details::of(event.payload.as_ref());
     EventRow {

@@ -13,8 +13,6 @@ use gosight_proto::{Event, EventEnvelope};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::convert::datetime;
-
 /// Event ids remembered per session for duplicate removal, as 64-bit folds of the ids (half the
 /// memory; two ids of one session folding alike is vanishingly unlikely).
 const RECENT_IDS: usize = 32;
@@ -150,20 +148,20 @@ impl SessionState {
         true
     }
 
-    /// Counts one of the envelope's events (`event_id` parsed, `None`: not a UUID) unless it was
-    /// seen lately.
+    /// Counts one of the envelope's events (`event_id` parsed, `None`: not a UUID; `at` its
+    /// timestamp) unless it was seen lately.
     pub fn apply_event(
         &mut self,
         envelope: &EventEnvelope,
         event: &Event,
         event_id: Option<Uuid>,
+        at: OffsetDateTime,
     ) -> Applied {
         if self.seen(event_id) {
             return Applied::Duplicate;
         }
         let first = self.row.event_count == 0;
         self.row.event_count += 1;
-        let at = datetime(event.timestamp.map(|t| t.unix_ms).unwrap_or_default());
         let page = event.page.as_ref();
         let url = page.map(|p| p.url.as_str()).unwrap_or_default();
         if first {

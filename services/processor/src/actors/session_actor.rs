@@ -13,7 +13,7 @@ use gosight_common::backend::{EventRow, InsightRow, SessionRow};
 use gosight_proto::EventEnvelope;
 use uuid::Uuid;
 
-use crate::convert::{SharedStrings, datetime, event_row_with_ids, signals, url_path};
+use crate::convert::{SharedStrings, datetime, event_row_with_ids, event_time, signals, url_path};
 use crate::detect::{Finding, InsightKind, QUIET_AFTER, Thresholds, Windows};
 use crate::live::LiveUpdate;
 use crate::session::{Applied, SessionState};
@@ -127,7 +127,8 @@ impl SessionActor {
                 #[cfg(feature = "fault-injection")]
                 inject_fault(event);
                 let event_id = Uuid::try_parse(&event.event_id).ok();
-                if self.state.apply_event(envelope, event, event_id) == Applied::Duplicate {
+                let at = event_time(event);
+                if self.state.apply_event(envelope, event, event_id, at) == Applied::Duplicate {
                     continue;
                 }
                 // Events without a UUID (the ingest lets none through) are counted, nothing more.
@@ -147,6 +148,7 @@ impl SessionActor {
                         output.events.push(event_row_with_ids(
                             columns,
                             event,
+                            at,
                             project_id,
                             session_id,
                             event_id,
