@@ -100,7 +100,7 @@ impl SessionActor {
             x: finding.x,
             y: finding.y,
             selector: finding.selector,
-            details: finding.details.to_string(),
+            details: finding.details,
             related_event_ids: finding.related_event_ids,
             country_code: row.country_code.clone(),
             browser: row.browser.clone(),

@@ -5,9 +5,14 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use serde_json::json;
+use serde::Serialize;
 
-use super::{Click, Finding, InsightKind, Signal, Thresholds};
+use super::{Click, Finding, InsightKind, Signal, Thresholds, evidence};
+
+#[derive(Serialize)]
+struct Evidence {
+    observed_ms: u32,
+}
 
 /// Clicks waiting for their outcome; older ones are forgotten (the outcome never came).
 const MAX_PENDING: usize = 64;
@@ -53,7 +58,9 @@ pub fn observe(w: &mut DeadClickWindow, signal: &Signal, t: &Thresholds) -> Opti
                 x: click.x,
                 y: click.y,
                 selector: click.selector.to_string(),
-                details: json!({ "observed_ms": t.dead_click_window_ms }),
+                details: evidence(&Evidence {
+                    observed_ms: t.dead_click_window_ms,
+                }),
                 related_event_ids: vec![click.event_id],
             })
         }

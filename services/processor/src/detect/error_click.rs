@@ -4,9 +4,15 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use serde_json::json;
+use serde::Serialize;
 
-use super::{Click, Finding, InsightKind, Signal, Thresholds};
+use super::{Click, Finding, InsightKind, Signal, Thresholds, evidence};
+
+#[derive(Serialize)]
+struct Evidence<'a> {
+    delay_ms: i64,
+    error: &'a str,
+}
 
 const MAX_RECENT: usize = 16;
 
@@ -40,7 +46,10 @@ pub fn observe(w: &mut ErrorClickWindow, signal: &Signal, t: &Thresholds) -> Opt
                 x: click.x,
                 y: click.y,
                 selector: click.selector.to_string(),
-                details: json!({ "error": message, "delay_ms": at_ms - click.at_ms }),
+                details: evidence(&Evidence {
+                    delay_ms: at_ms - click.at_ms,
+                    error: message,
+                }),
                 related_event_ids: vec![click.event_id, *event_id],
             })
         }

@@ -42,8 +42,8 @@ pub struct Finding {
     pub x: i32,
     pub y: i32,
     pub selector: String,
-    /// The evidence, as JSON for the `details` column.
-    pub details: serde_json::Value,
+    /// The evidence: a JSON object for the `details` column, from [`evidence`].
+    pub details: String,
     pub related_event_ids: Vec<Uuid>,
 }
 
@@ -69,6 +69,12 @@ impl InsightKind {
             InsightKind::QuickBack => "quick_back",
         }
     }
+}
+
+/// A finding's evidence as the JSON object the `details` column holds: `value` is a struct of
+/// the detector's, its fields in alphabetical order (as the keys of a JSON map come out).
+pub fn evidence(value: &impl Serialize) -> String {
+    serde_json::to_string(value).unwrap_or_default()
 }
 
 /// Per-project thresholds; every field has the documented default.

@@ -3,10 +3,16 @@
 
 use std::sync::Arc;
 
-use serde_json::json;
+use serde::Serialize;
 use uuid::Uuid;
 
-use super::{Finding, InsightKind, Signal, Thresholds};
+use super::{Finding, InsightKind, Signal, Thresholds, evidence};
+
+#[derive(Serialize)]
+struct Evidence<'a> {
+    back_to: &'a str,
+    dwell_ms: i64,
+}
 
 #[derive(Debug, Default)]
 pub struct QuickBackWindow {
@@ -41,7 +47,10 @@ pub fn observe(w: &mut QuickBackWindow, signal: &Signal, t: &Thresholds) -> Opti
             x: 0,
             y: 0,
             selector: String::new(),
-            details: json!({ "back_to": &**url, "dwell_ms": at_ms - entered_ms }),
+            details: evidence(&Evidence {
+                back_to: url,
+                dwell_ms: at_ms - entered_ms,
+            }),
             related_event_ids: vec![*entered_event, *event_id],
         });
     }
@@ -70,7 +79,11 @@ mod tests {
         assert!(observe(&mut w, &view(10_000, "/item/1"), &t).is_none());
         let found = observe(&mut w, &view(12_000, "/list"), &t).unwrap();
         assert_eq!(found.url, "/item/1");
-        assert_eq!(found.details["dwell_ms"], 2_000);
+        let details: serde_json::Value = serde_json::from_str(&found.details).unwrap();
+        assert_eq!(
+            details,
+            serde_json::json!({ "back_to": "/list", "dwell_ms": 2_000 })
+        );
         // Staying long enough is not.
         assert!(observe(&mut w, &view(20_000, "/item/2"), &t).is_none());
         assert!(observe(&mut w, &view(40_000, "/list"), &t).is_none());

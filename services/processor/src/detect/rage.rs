@@ -5,9 +5,16 @@
 
 use std::sync::Arc;
 
-use serde_json::json;
+use serde::Serialize;
 
-use super::{Click, Finding, InsightKind, Signal, Thresholds};
+use super::{Click, Finding, InsightKind, Signal, Thresholds, evidence};
+
+#[derive(Serialize)]
+struct Evidence {
+    clicks: usize,
+    duration_ms: i64,
+    radius_px: i32,
+}
 
 /// Clicks kept per burst; a longer burst still counts, its evidence is cut.
 const MAX_BURST: usize = 200;
@@ -88,10 +95,10 @@ pub fn close(w: &mut RageWindow, t: &Thresholds) -> Option<Finding> {
         x: first.x,
         y: first.y,
         selector: first.selector.to_string(),
-        details: json!({
-            "clicks": count,
-            "duration_ms": last.at_ms - first.at_ms,
-            "radius_px": t.rage_radius_px,
+        details: evidence(&Evidence {
+            clicks: count,
+            duration_ms: last.at_ms - first.at_ms,
+            radius_px: t.rage_radius_px,
         }),
         related_event_ids: burst.iter().map(|c| c.event_id).collect(),
     })
@@ -133,7 +140,10 @@ mod tests {
             .collect();
         let found = run(&signals);
         assert_eq!(found.len(), 1, "one insight per burst");
-        assert_eq!(found[0].details["clicks"], 8);
+        assert_eq!(
+            found[0].details,
+            r#"{"clicks":8,"duration_ms":1050,"radius_px":30}"#
+        );
         assert_eq!(found[0].related_event_ids.len(), 8);
     }
 

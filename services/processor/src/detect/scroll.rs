@@ -5,10 +5,16 @@
 
 use std::sync::Arc;
 
-use serde_json::json;
+use serde::Serialize;
 use uuid::Uuid;
 
-use super::{Finding, InsightKind, Signal, Thresholds};
+use super::{Finding, InsightKind, Signal, Thresholds, evidence};
+
+#[derive(Serialize)]
+struct Evidence {
+    direction_changes: usize,
+    duration_ms: i64,
+}
 
 const MAX_CHANGES: usize = 200;
 
@@ -94,9 +100,9 @@ pub fn close(w: &mut ScrollWindow, t: &Thresholds) -> Option<Finding> {
         x: 0,
         y: w.last_y.unwrap_or_default(),
         selector: String::new(),
-        details: json!({
-            "direction_changes": changes.len(),
-            "duration_ms": changes.last().copied().unwrap_or(first) - first,
+        details: evidence(&Evidence {
+            direction_changes: changes.len(),
+            duration_ms: changes.last().copied().unwrap_or(first) - first,
         }),
         related_event_ids: event_ids,
     })

@@ -5,9 +5,16 @@
 
 use std::sync::Arc;
 
-use serde_json::json;
+use serde::Serialize;
 
-use super::{Finding, InsightKind, Signal, Thresholds};
+use super::{Finding, InsightKind, Signal, Thresholds, evidence};
+
+#[derive(Serialize)]
+struct Evidence {
+    duration_ms: i64,
+    min_speed_px_s: f64,
+    reversals: usize,
+}
 
 const MAX_REVERSALS: usize = 200;
 
@@ -95,10 +102,10 @@ pub fn close(w: &mut ThrashWindow, t: &Thresholds) -> Option<Finding> {
         x: first.1,
         y: first.2,
         selector: String::new(),
-        details: json!({
-            "reversals": reversals.len(),
-            "duration_ms": last.0 - first.0,
-            "min_speed_px_s": t.thrash_min_speed_px_s,
+        details: evidence(&Evidence {
+            duration_ms: last.0 - first.0,
+            min_speed_px_s: t.thrash_min_speed_px_s,
+            reversals: reversals.len(),
         }),
         related_event_ids: vec![],
     })
@@ -127,7 +134,9 @@ mod tests {
             .collect();
         let found = moves(&points);
         assert_eq!(found.len(), 1);
-        assert!(found[0].details["reversals"].as_u64().unwrap() >= 5);
+        let details: serde_json::Value = serde_json::from_str(&found[0].details).unwrap();
+        assert!(details["reversals"].as_u64().unwrap() >= 5);
+        assert_eq!(details["min_speed_px_s"], 400.0);
     }
 
     #[test]
