@@ -373,14 +373,10 @@ pub fn event_row_with_ids(
             if with_text {
                 share(&mut shared.target_text, &target.text)
             } else {
-                shared.empty.clone()
+                empty()
             },
         ),
-        None => (
-            shared.empty.clone(),
-            shared.empty.clone(),
-            shared.empty.clone(),
-        ),
+        None => (empty(), empty(), empty()),
     };
     let at = Position::of(event.payload.as_ref());
     let details = Details::of(event.payload.as_ref());

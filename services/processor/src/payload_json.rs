@@ -62,10 +62,7 @@ fn to_json<T: Serialize>(value: &T) -> String {
 /// `{"<key>":{...}}`
 fn keyed(buffer: &mut String, key: &'static str, body: impl FnOnce(&mut Object<'_>)) {
     let mut outer = Object::open(buffer);
-    outer.key(key);
-    let mut inner = Object::open(outer.buffer);
-    body(&mut inner);
-    inner.close();
+    outer.object(key, body);
     outer.close();
 }
 
@@ -116,6 +113,30 @@ impl<'a> Object<'a> {
         }
     }
 
+    /// A nested object, its fields written by `body`.
+    fn object(&mut self, key: &'static str, body: impl FnOnce(&mut Object<'_>)) {
+        self.key(key);
+        let mut inner = Object::open(self.buffer);
+        body(&mut inner);
+        inner.close();
+    }
+
+    /// A list, left out when empty; `item` writes each element.
+    fn array<T>(&mut self, key: &'static str, items: &[T], mut item: impl FnMut(&mut String, &T)) {
+        if items.is_empty() {
+            return;
+        }
+        self.key(key);
+        self.buffer.push('[');
+        for (i, value) in items.iter().enumerate() {
+            if i > 0 {
+                self.buffer.push(',');
+            }
+            item(self.buffer, value);
+        }
+        self.buffer.push(']');
+    }
+
     fn close(self) {
         self.buffer.push('}');
     }
@@ -148,10 +169,7 @@ fn click(o: &mut Object<'_>, v: &ClickPayload) {
     o.int("viewportHeight", v.viewport_height);
     o.int("documentHeight", v.document_height);
     if let Some(target) = &v.target {
-        o.key("target");
-        let mut inner = Object::open(o.buffer);
-        target_element(&mut inner, target);
-        inner.close();
+        o.object("target", |inner| target_element(inner, target));
     }
     o.int("button", v.button);
     o.int("detail", v.detail);
@@ -161,17 +179,7 @@ fn click(o: &mut Object<'_>, v: &ClickPayload) {
 fn target_element(o: &mut Object<'_>, v: &TargetElement) {
     o.string("tag", &v.tag);
     o.string("id", &v.id);
-    if !v.classes.is_empty() {
-        o.key("classes");
-        o.buffer.push('[');
-        for (i, class) in v.classes.iter().enumerate() {
-            if i > 0 {
-                o.buffer.push(',');
-            }
-            string(o.buffer, class);
-        }
-        o.buffer.push(']');
-    }
+    o.array("classes", &v.classes, |buffer, class| string(buffer, class));
     o.string("selector", &v.selector);
     o.string("text", &v.text);
     o.string("href", &v.href);
@@ -193,21 +201,13 @@ fn scroll(o: &mut Object<'_>, v: &ScrollPayload) {
 }
 
 fn mouse_move(o: &mut Object<'_>, v: &MouseMovePayload) {
-    if !v.positions.is_empty() {
-        o.key("positions");
-        o.buffer.push('[');
-        for (i, position) in v.positions.iter().enumerate() {
-            if i > 0 {
-                o.buffer.push(',');
-            }
-            let mut inner = Object::open(o.buffer);
-            inner.int("x", position.x);
-            inner.int("y", position.y);
-            inner.int("offsetMs", position.offset_ms);
-            inner.close();
-        }
-        o.buffer.push(']');
-    }
+    o.array("positions", &v.positions, |buffer, position| {
+        let mut inner = Object::open(buffer);
+        inner.int("x", position.x);
+        inner.int("y", position.y);
+        inner.int("offsetMs", position.offset_ms);
+        inner.close();
+    });
     o.int("viewportWidth", v.viewport_width);
     o.int("viewportHeight", v.viewport_height);
 }

@@ -32,8 +32,7 @@ pub enum Applied {
     Duplicate,
 }
 
-/// The entry URL's UTM parameters, in [`UTM_PARAMETERS`] order, each cut at 200 characters;
-/// the first of each name counts.
+/// The query parameters a session's `utm_*` columns hold, in column order.
 const UTM_PARAMETERS: [&str; 5] = [
     "utm_source",
     "utm_medium",
@@ -42,6 +41,8 @@ const UTM_PARAMETERS: [&str; 5] = [
     "utm_content",
 ];
 
+/// The entry URL's UTM parameters, in [`UTM_PARAMETERS`] order, each cut at 200 characters;
+/// the first of each name counts, even when empty.
 fn utm(url: &str) -> [String; 5] {
     let mut values: [String; 5] = Default::default();
     let Ok(url) = url::Url::parse(url) else {
