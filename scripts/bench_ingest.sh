@@ -1,9 +1,8 @@
 #!/usr/bin/env bash
 # One ingest process under the load generator: the ingest pinned to core 0 with one HTTP worker,
-# the load generator and a private broker (fresh log on tmpfs, scripts/lib/bench.sh) on
-# core 1. Prints the load
-# generator's report and the ingest's CPU time per acknowledged event (user+system time from
-# /proc/PID/stat over the run, divided by the events acknowledged).
+# the load generator and a private broker (fresh log on tmpfs, scripts/lib/bench.sh) on core 1.
+# Prints the load generator's report and the ingest's CPU time per acknowledged event
+# (user+system time from /proc/PID/stat over the run, divided by the events acknowledged).
 #
 #   bash scripts/bench_ingest.sh [LOADGEN ARGS...]
 #   bash scripts/bench_ingest.sh --protocol http-protobuf --rate 0 --concurrency 128 --duration 15
