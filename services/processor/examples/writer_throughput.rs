@@ -1,10 +1,14 @@
 //! One `TableWriter` into ClickHouse: inserts N event rows (default 500,000) in batches of
 //! 10,000 through Add/Flush, as a shard round does, and reports rows per second.
 //!
-//! `eval "$(bash scripts/services.sh env)"; cargo run --release -p gosight-processor --example writer_throughput [ROWS] [--without-views]`
+//! `eval "$(bash scripts/services.sh env)"; cargo run --release -p gosight-processor --example writer_throughput [ROWS] [--without-views] [--full-rows]`
 //!
 //! `--without-views` drops the materialized views fed by `events` in the bench database first:
 //! the insert's own cost, apart from the rollups it feeds.
+//!
+//! `--full-rows` fills the rows like the clicks of `gosight-loadgen` (`--event-bytes 500`): a
+//! URL with a query, the target's selector and text, and a `payload` column of about 400 bytes.
+//! By default the rows are sparse, with a `payload` of about 70 bytes.
 
 #![allow(clippy::unwrap_used, clippy::print_stdout)]
 
@@ -24,6 +28,7 @@ fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let total: usize = args.iter().find_map(|a| a.parse().ok()).unwrap_or(500_000);
     let without_views = args.iter().any(|a| a == "--without-views");
+    let full_rows = args.iter().any(|a| a == "--full-rows");
     System::new().block_on(async move {
         let engines = Engines::from_env();
         let mut config = engines.clickhouse.clone();
@@ -53,12 +58,17 @@ fn main() {
                     .map(|i| {
                         let n = b * 10_000 + i;
                         let mut row = EventRow::new(project, sessions[n % 1000], Uuid::new_v4(), "click", now - Duration::from_millis(n as u64));
-                        row.url = format!("https://shop.example/products/{}", n % 500).into();
-                        row.path = format!("/products/{}", n % 500).into();
+                        let page = n % 500;
+                        row.path = format!("/products/{page}").into();
                         row.x = (n % 1280) as i32;
                         row.viewport_width = 1280;
-                        row.target_selector = "main > button.buy".into();
-                        row.payload = format!("{{\"eventId\":\"{n}\",\"type\":\"EVENT_TYPE_CLICK\",\"click\":{{\"x\":{}}}}}", n % 1280);
+                        if full_rows {
+                            full_row(&mut row, n, page);
+                        } else {
+                            row.url = format!("https://shop.example/products/{page}").into();
+                            row.target_selector = "main > button.buy".into();
+                            row.payload = format!("{{\"eventId\":\"{n}\",\"type\":\"EVENT_TYPE_CLICK\",\"click\":{{\"x\":{}}}}}", n % 1280);
+                        }
                         row
                     })
                     .collect()
@@ -74,4 +84,25 @@ fn main() {
         println!("rows={written} seconds={secs:.2} rows_per_s={:.0}", written as f64 / secs);
         engines.drop_clickhouse_database(&config).await.unwrap();
     });
+}
+
+/// The columns `gosight-loadgen --event-bytes 500` fills for a click, with the same filler.
+fn full_row(row: &mut EventRow, n: usize, page: usize) {
+    let filler: String = "abcdefghij".repeat(8);
+    let (x, y) = (n * 37 % 1280, n * 53 % 720);
+    let selector = format!("main > section:nth-child(2) > button#buy-{page}.{filler}");
+    row.url = format!("https://shop.example/products/{page}?ref={filler}").into();
+    row.title = "Product page".into();
+    row.y = y as i32;
+    row.page_x = x as i32;
+    row.page_y = (n * 91 % 4000) as i32;
+    row.viewport_height = 720;
+    row.document_height = 4000;
+    row.target_tag = "button".into();
+    row.target_text = filler.clone().into();
+    row.payload = format!(
+        "{{\"click\":{{\"x\":{x},\"y\":{y},\"pageX\":{x},\"pageY\":{},\"viewportWidth\":1280,\"viewportHeight\":720,\"documentHeight\":4000,\"target\":{{\"tag\":\"button\",\"id\":\"buy-{page}\",\"classes\":[\"btn\",\"btn-primary\"],\"selector\":\"{selector}\",\"text\":\"{filler}\"}}}}}}",
+        n * 91 % 4000
+    );
+    row.target_selector = selector.into();
 }

@@ -140,10 +140,15 @@ pub struct SharedStrings {
     target_text: Arc<str>,
 }
 
-/// `slot` holds `value` afterwards, unchanged if it already did.
+/// `slot` holds `value` afterwards, unchanged if it already did (empty values share one static
+/// allocation).
 fn keep(slot: &mut Arc<str>, value: &str) {
     if **slot != *value {
-        *slot = Arc::from(value);
+        *slot = if value.is_empty() {
+            Arc::default()
+        } else {
+            Arc::from(value)
+        };
     }
 }
 

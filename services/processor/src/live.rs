@@ -72,10 +72,10 @@ impl LiveUpdate {
         LiveUpdate::Started {
             project_id: row.project_id,
             session_id: row.session_id,
-            url: row.entry_url.clone(),
-            country: row.country_code.clone(),
-            device: row.device_type.clone(),
-            browser: row.browser.clone(),
+            url: row.entry_url.to_string(),
+            country: row.country_code.to_string(),
+            device: row.device_type.to_string(),
+            browser: row.browser.to_string(),
         }
     }
 

@@ -7,6 +7,8 @@
 //! - The last few event ids are remembered to drop copies an SDK sent twice; they, and the
 //!   detection windows, live only in memory and start empty after a restart.
 
+use std::sync::Arc;
+
 use gosight_common::backend::SessionRow;
 use gosight_proto::event::Payload;
 use gosight_proto::{Event, EventEnvelope};
@@ -43,8 +45,8 @@ const UTM_PARAMETERS: [&str; 5] = [
 
 /// The entry URL's UTM parameters, in [`UTM_PARAMETERS`] order, each cut at 200 characters;
 /// the first of each name counts, even when empty.
-fn utm(url: &str) -> [String; 5] {
-    let mut values: [String; 5] = Default::default();
+fn utm(url: &str) -> [Arc<str>; 5] {
+    let mut values: [Arc<str>; 5] = Default::default();
     let Ok(url) = url::Url::parse(url) else {
         return values;
     };
@@ -54,10 +56,26 @@ fn utm(url: &str) -> [String; 5] {
             && !found[i]
         {
             found[i] = true;
-            values[i] = value.chars().take(200).collect();
+            values[i] = text(&value.chars().take(200).collect::<String>());
         }
     }
     values
+}
+
+/// `value` as a column: empty values share one static allocation.
+fn text(value: &str) -> Arc<str> {
+    if value.is_empty() {
+        Arc::default()
+    } else {
+        Arc::from(value)
+    }
+}
+
+/// `slot` holds `value` afterwards; allocates only when it changes.
+fn set(slot: &mut Arc<str>, value: &str) {
+    if **slot != *value {
+        *slot = text(value);
+    }
 }
 
 impl SessionState {
@@ -66,17 +84,17 @@ impl SessionState {
             project_id,
             session_id,
             version: 0,
-            user_id: String::new(),
-            anonymous_id: String::new(),
+            user_id: Arc::default(),
+            anonymous_id: Arc::default(),
             started_at: OffsetDateTime::UNIX_EPOCH,
             ended_at: OffsetDateTime::UNIX_EPOCH,
             duration_ms: 0,
             is_active: true,
-            entry_url: String::new(),
-            entry_path: String::new(),
-            exit_url: String::new(),
-            exit_path: String::new(),
-            referrer: String::new(),
+            entry_url: Arc::default(),
+            entry_path: Arc::default(),
+            exit_url: Arc::default(),
+            exit_path: Arc::default(),
+            referrer: Arc::default(),
             page_count: 0,
             event_count: 0,
             click_count: 0,
@@ -87,24 +105,24 @@ impl SessionState {
             has_dead_click: false,
             is_bounce: true,
             has_replay: false,
-            utm_source: String::new(),
-            utm_medium: String::new(),
-            utm_campaign: String::new(),
-            utm_term: String::new(),
-            utm_content: String::new(),
-            country_code: String::new(),
-            subdivision: String::new(),
-            city: String::new(),
-            browser: String::new(),
-            browser_version: String::new(),
-            os: String::new(),
-            os_version: String::new(),
-            device_type: String::new(),
+            utm_source: Arc::default(),
+            utm_medium: Arc::default(),
+            utm_campaign: Arc::default(),
+            utm_term: Arc::default(),
+            utm_content: Arc::default(),
+            country_code: Arc::default(),
+            subdivision: Arc::default(),
+            city: Arc::default(),
+            browser: Arc::default(),
+            browser_version: Arc::default(),
+            os: Arc::default(),
+            os_version: Arc::default(),
+            device_type: Arc::default(),
             screen_width: 0,
             screen_height: 0,
             viewport_width: 0,
             viewport_height: 0,
-            language: String::new(),
+            language: Arc::default(),
             last_partition: -1,
             last_offset: -1,
         })
@@ -181,17 +199,16 @@ impl SessionState {
             ((self.row.ended_at - self.row.started_at).whole_milliseconds()).max(0) as u64;
         if let Some(session) = &envelope.session
             && !session.user_id.is_empty()
-            && self.row.user_id != session.user_id
         {
-            self.row.user_id.clone_from(&session.user_id);
+            set(&mut self.row.user_id, &session.user_id);
         }
         if let Some(page) = page
             && !url.is_empty()
         {
             if self.row.entry_url.is_empty() || earliest {
-                self.row.entry_url.clone_from(&page.url);
-                self.row.entry_path.clone_from(&page.path);
-                self.row.referrer.clone_from(&page.referrer);
+                set(&mut self.row.entry_url, &page.url);
+                set(&mut self.row.entry_path, &page.path);
+                set(&mut self.row.referrer, &page.referrer);
                 [
                     self.row.utm_source,
                     self.row.utm_medium,
@@ -201,10 +218,15 @@ impl SessionState {
                 ] = utm(url);
             }
             if (at >= self.row.ended_at || self.row.exit_url.is_empty())
-                && self.row.exit_url != page.url
+                && *self.row.exit_url != *page.url
             {
-                self.row.exit_url.clone_from(&page.url);
-                self.row.exit_path.clone_from(&page.path);
+                if *self.row.entry_url == *page.url && *self.row.entry_path == *page.path {
+                    self.row.exit_url = self.row.entry_url.clone();
+                    self.row.exit_path = self.row.entry_path.clone();
+                } else {
+                    self.row.exit_url = text(&page.url);
+                    set(&mut self.row.exit_path, &page.path);
+                }
             }
         }
         match &event.payload {
@@ -226,27 +248,31 @@ impl SessionState {
 
     /// Device, geo and browser, from the session's first envelope.
     fn describe(&mut self, envelope: &EventEnvelope) {
+        let row = &mut self.row;
         if let Some(session) = &envelope.session {
-            self.row.anonymous_id = session.anonymous_id.clone();
+            set(&mut row.anonymous_id, &session.anonymous_id);
             if let Some(device) = &session.device {
-                self.row.screen_width = device.screen_width;
-                self.row.screen_height = device.screen_height;
-                self.row.viewport_width = device.viewport_width;
-                self.row.viewport_height = device.viewport_height;
-                self.row.language = device.language.clone();
+                row.screen_width = device.screen_width;
+                row.screen_height = device.screen_height;
+                row.viewport_width = device.viewport_width;
+                row.viewport_height = device.viewport_height;
+                set(&mut row.language, &device.language);
             }
         }
         if let Some(geo) = &envelope.geo {
-            self.row.country_code = geo.country_code.clone();
-            self.row.subdivision = geo.subdivision_code.clone();
-            self.row.city = geo.city.clone();
+            set(&mut row.country_code, &geo.country_code);
+            set(&mut row.subdivision, &geo.subdivision_code);
+            set(&mut row.city, &geo.city);
         }
         if let Some(ua) = &envelope.user_agent {
-            self.row.browser = ua.browser.clone();
-            self.row.browser_version = ua.browser_version.clone();
-            self.row.os = ua.os.clone();
-            self.row.os_version = ua.os_version.clone();
-            self.row.device_type = crate::convert::device_type_name(ua.device_type()).to_string();
+            set(&mut row.browser, &ua.browser);
+            set(&mut row.browser_version, &ua.browser_version);
+            set(&mut row.os, &ua.os);
+            set(&mut row.os_version, &ua.os_version);
+            set(
+                &mut row.device_type,
+                crate::convert::device_type_name(ua.device_type()),
+            );
         }
     }
 
@@ -270,11 +296,11 @@ mod tests {
              &utm_content={long}&other=1#utm_term=fragment"
         );
         let [source, medium, campaign, term, content] = utm(&url);
-        assert_eq!(source, "news", "the first of a name counts");
-        assert_eq!(medium, "e-mail");
-        assert_eq!(campaign, "");
-        assert_eq!(term, "", "the fragment is not the query");
+        assert_eq!(&*source, "news", "the first of a name counts");
+        assert_eq!(&*medium, "e-mail");
+        assert_eq!(&*campaign, "");
+        assert_eq!(&*term, "", "the fragment is not the query");
         assert_eq!(content.chars().count(), 200);
-        assert_eq!(utm("not a url"), <[String; 5]>::default());
+        assert_eq!(utm("not a url"), <[Arc<str>; 5]>::default());
     }
 }

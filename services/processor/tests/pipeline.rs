@@ -374,19 +374,12 @@ async fn scripted_sessions_give_expected_rows_and_insights() {
         (3, 9, 1, 14)
     );
     assert!(first.has_rage_click && first.has_dead_click && first.has_error && !first.is_bounce);
-    assert_eq!(
-        (first.utm_source.as_str(), first.utm_campaign.as_str()),
-        ("news", "fall")
-    );
-    assert_eq!(first.entry_path, "/");
-    assert_eq!(first.exit_url, home);
+    assert_eq!((&*first.utm_source, &*first.utm_campaign), ("news", "fall"));
+    assert_eq!(&*first.entry_path, "/");
+    assert_eq!(&*first.exit_url, home);
     assert_eq!(first.duration_ms, 9_500);
     assert_eq!(
-        (
-            first.country_code.as_str(),
-            first.device_type.as_str(),
-            first.browser.as_str()
-        ),
+        (&*first.country_code, &*first.device_type, &*first.browser),
         ("GB", "desktop", "Chrome")
     );
     let second = session_row(&env, s2).await;

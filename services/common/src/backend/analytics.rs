@@ -194,7 +194,9 @@ pub trait AnalyticsStore: Send + Sync {
     ) -> Result<Vec<SessionSummary>>;
 }
 
-/// One version of a session's row in `sessions` (newest `version` wins).
+/// One version of a session's row in `sessions` (newest `version` wins). Its text columns are
+/// shared (`Arc<str>`): a session writes a version per message, and copying one only counts
+/// references.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, clickhouse::Row)]
 pub struct SessionRow {
     #[serde(with = "clickhouse::serde::uuid")]
@@ -202,19 +204,19 @@ pub struct SessionRow {
     #[serde(with = "clickhouse::serde::uuid")]
     pub session_id: Uuid,
     pub version: u64,
-    pub user_id: String,
-    pub anonymous_id: String,
+    pub user_id: Arc<str>,
+    pub anonymous_id: Arc<str>,
     #[serde(with = "clickhouse::serde::time::datetime64::millis")]
     pub started_at: OffsetDateTime,
     #[serde(with = "clickhouse::serde::time::datetime64::millis")]
     pub ended_at: OffsetDateTime,
     pub duration_ms: u64,
     pub is_active: bool,
-    pub entry_url: String,
-    pub entry_path: String,
-    pub exit_url: String,
-    pub exit_path: String,
-    pub referrer: String,
+    pub entry_url: Arc<str>,
+    pub entry_path: Arc<str>,
+    pub exit_url: Arc<str>,
+    pub exit_path: Arc<str>,
+    pub referrer: Arc<str>,
     pub page_count: u32,
     pub event_count: u32,
     pub click_count: u32,
@@ -225,24 +227,24 @@ pub struct SessionRow {
     pub has_dead_click: bool,
     pub is_bounce: bool,
     pub has_replay: bool,
-    pub utm_source: String,
-    pub utm_medium: String,
-    pub utm_campaign: String,
-    pub utm_term: String,
-    pub utm_content: String,
-    pub country_code: String,
-    pub subdivision: String,
-    pub city: String,
-    pub browser: String,
-    pub browser_version: String,
-    pub os: String,
-    pub os_version: String,
-    pub device_type: String,
+    pub utm_source: Arc<str>,
+    pub utm_medium: Arc<str>,
+    pub utm_campaign: Arc<str>,
+    pub utm_term: Arc<str>,
+    pub utm_content: Arc<str>,
+    pub country_code: Arc<str>,
+    pub subdivision: Arc<str>,
+    pub city: Arc<str>,
+    pub browser: Arc<str>,
+    pub browser_version: Arc<str>,
+    pub os: Arc<str>,
+    pub os_version: Arc<str>,
+    pub device_type: Arc<str>,
     pub screen_width: u32,
     pub screen_height: u32,
     pub viewport_width: u32,
     pub viewport_height: u32,
-    pub language: String,
+    pub language: Arc<str>,
     pub last_partition: i32,
     pub last_offset: i64,
 }

@@ -102,9 +102,9 @@ impl SessionActor {
             selector: finding.selector,
             details: finding.details,
             related_event_ids: finding.related_event_ids,
-            country_code: row.country_code.clone(),
-            browser: row.browser.clone(),
-            device_type: row.device_type.clone(),
+            country_code: row.country_code.to_string(),
+            browser: row.browser.to_string(),
+            device_type: row.device_type.to_string(),
         }
     }
 
