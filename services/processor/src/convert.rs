@@ -140,15 +140,19 @@ pub struct SharedStrings {
     target_text: Arc<str>,
 }
 
-/// `slot` holds `value` afterwards, unchanged if it already did (empty values share one static
-/// allocation).
-fn keep(slot: &mut Arc<str>, value: &str) {
+/// `value` as a shared column; an empty value needs no allocation of its own (`Arc::default`).
+pub(crate) fn text(value: &str) -> Arc<str> {
+    if value.is_empty() {
+        Arc::default()
+    } else {
+        Arc::from(value)
+    }
+}
+
+/// `slot` holds `value` afterwards, unchanged (and nothing allocated) if it already did.
+pub(crate) fn keep(slot: &mut Arc<str>, value: &str) {
     if **slot != *value {
-        *slot = if value.is_empty() {
-            Arc::default()
-        } else {
-            Arc::from(value)
-        };
+        *slot = text(value);
     }
 }
 

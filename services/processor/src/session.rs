@@ -15,6 +15,8 @@ use gosight_proto::{Event, EventEnvelope};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use crate::convert::{keep, text};
+
 /// Event ids remembered per session for duplicate removal, as 64-bit folds of the ids (half the
 /// memory; two ids of one session folding alike is vanishingly unlikely).
 const RECENT_IDS: usize = 32;
@@ -43,38 +45,63 @@ const UTM_PARAMETERS: [&str; 5] = [
     "utm_content",
 ];
 
-/// The entry URL's UTM parameters, in [`UTM_PARAMETERS`] order, each cut at 200 characters;
-/// the first of each name counts, even when empty.
-fn utm(url: &str) -> [Arc<str>; 5] {
-    let mut values: [Arc<str>; 5] = Default::default();
-    let Ok(url) = url::Url::parse(url) else {
-        return values;
-    };
+/// The entry URL's UTM parameters into `slots`, in [`UTM_PARAMETERS`] order, each cut at 200
+/// characters; the first of each name counts, even when empty, and a name the URL lacks is empty.
+fn set_utm(url: &str, slots: [&mut Arc<str>; 5]) {
     let mut found = [false; 5];
-    for (key, value) in url.query_pairs() {
+    let parsed = url::Url::parse(url).ok();
+    for (key, value) in parsed.iter().flat_map(|url| url.query_pairs()) {
         if let Some(i) = UTM_PARAMETERS.iter().position(|name| *name == key)
             && !found[i]
         {
             found[i] = true;
-            values[i] = text(&value.chars().take(200).collect::<String>());
+            let cut = value
+                .char_indices()
+                .nth(200)
+                .map_or(&*value, |(at, _)| &value[..at]);
+            keep(&mut *slots[i], cut);
         }
     }
-    values
-}
-
-/// `value` as a column: empty values share one static allocation.
-fn text(value: &str) -> Arc<str> {
-    if value.is_empty() {
-        Arc::default()
-    } else {
-        Arc::from(value)
+    for (slot, found) in slots.into_iter().zip(found) {
+        if !found {
+            keep(slot, "");
+        }
     }
 }
 
-/// `slot` holds `value` afterwards; allocates only when it changes.
-fn set(slot: &mut Arc<str>, value: &str) {
-    if **slot != *value {
-        *slot = text(value);
+/// A row read back from storage holds its strings as a row built here does: empty columns share
+/// the static empty string, and the exit page shares the entry page's when they are the same.
+fn compact(row: &mut SessionRow) {
+    for column in [
+        &mut row.user_id,
+        &mut row.anonymous_id,
+        &mut row.entry_url,
+        &mut row.entry_path,
+        &mut row.exit_url,
+        &mut row.exit_path,
+        &mut row.referrer,
+        &mut row.utm_source,
+        &mut row.utm_medium,
+        &mut row.utm_campaign,
+        &mut row.utm_term,
+        &mut row.utm_content,
+        &mut row.country_code,
+        &mut row.subdivision,
+        &mut row.city,
+        &mut row.browser,
+        &mut row.browser_version,
+        &mut row.os,
+        &mut row.os_version,
+        &mut row.device_type,
+        &mut row.language,
+    ] {
+        if column.is_empty() {
+            *column = Arc::default();
+        }
+    }
+    if row.exit_url == row.entry_url && row.exit_path == row.entry_path {
+        row.exit_url = row.entry_url.clone();
+        row.exit_path = row.entry_path.clone();
     }
 }
 
@@ -128,7 +155,9 @@ impl SessionState {
         })
     }
 
-    pub fn from_row(row: SessionRow) -> Self {
+    /// A session resumed from its stored row (or started from an empty one).
+    pub fn from_row(mut row: SessionRow) -> Self {
+        compact(&mut row);
         Self {
             row,
             recent: Vec::new(),
@@ -200,22 +229,26 @@ impl SessionState {
         if let Some(session) = &envelope.session
             && !session.user_id.is_empty()
         {
-            set(&mut self.row.user_id, &session.user_id);
+            keep(&mut self.row.user_id, &session.user_id);
         }
         if let Some(page) = page
             && !url.is_empty()
         {
             if self.row.entry_url.is_empty() || earliest {
-                set(&mut self.row.entry_url, &page.url);
-                set(&mut self.row.entry_path, &page.path);
-                set(&mut self.row.referrer, &page.referrer);
-                [
-                    self.row.utm_source,
-                    self.row.utm_medium,
-                    self.row.utm_campaign,
-                    self.row.utm_term,
-                    self.row.utm_content,
-                ] = utm(url);
+                keep(&mut self.row.entry_url, &page.url);
+                keep(&mut self.row.entry_path, &page.path);
+                keep(&mut self.row.referrer, &page.referrer);
+                let row = &mut self.row;
+                set_utm(
+                    url,
+                    [
+                        &mut row.utm_source,
+                        &mut row.utm_medium,
+                        &mut row.utm_campaign,
+                        &mut row.utm_term,
+                        &mut row.utm_content,
+                    ],
+                );
             }
             if (at >= self.row.ended_at || self.row.exit_url.is_empty())
                 && *self.row.exit_url != *page.url
@@ -225,7 +258,7 @@ impl SessionState {
                     self.row.exit_path = self.row.entry_path.clone();
                 } else {
                     self.row.exit_url = text(&page.url);
-                    set(&mut self.row.exit_path, &page.path);
+                    keep(&mut self.row.exit_path, &page.path);
                 }
             }
         }
@@ -250,26 +283,26 @@ impl SessionState {
     fn describe(&mut self, envelope: &EventEnvelope) {
         let row = &mut self.row;
         if let Some(session) = &envelope.session {
-            set(&mut row.anonymous_id, &session.anonymous_id);
+            keep(&mut row.anonymous_id, &session.anonymous_id);
             if let Some(device) = &session.device {
                 row.screen_width = device.screen_width;
                 row.screen_height = device.screen_height;
                 row.viewport_width = device.viewport_width;
                 row.viewport_height = device.viewport_height;
-                set(&mut row.language, &device.language);
+                keep(&mut row.language, &device.language);
             }
         }
         if let Some(geo) = &envelope.geo {
-            set(&mut row.country_code, &geo.country_code);
-            set(&mut row.subdivision, &geo.subdivision_code);
-            set(&mut row.city, &geo.city);
+            keep(&mut row.country_code, &geo.country_code);
+            keep(&mut row.subdivision, &geo.subdivision_code);
+            keep(&mut row.city, &geo.city);
         }
         if let Some(ua) = &envelope.user_agent {
-            set(&mut row.browser, &ua.browser);
-            set(&mut row.browser_version, &ua.browser_version);
-            set(&mut row.os, &ua.os);
-            set(&mut row.os_version, &ua.os_version);
-            set(
+            keep(&mut row.browser, &ua.browser);
+            keep(&mut row.browser_version, &ua.browser_version);
+            keep(&mut row.os, &ua.os);
+            keep(&mut row.os_version, &ua.os_version);
+            keep(
                 &mut row.device_type,
                 crate::convert::device_type_name(ua.device_type()),
             );
@@ -288,6 +321,30 @@ impl SessionState {
 mod tests {
     use super::*;
 
+    /// A stored row read back (every string its own allocation, as the stores return them) holds
+    /// its strings as a row built here does.
+    #[test]
+    fn a_resumed_row_shares_its_strings() {
+        let mut row = SessionState::new(Uuid::nil(), Uuid::nil()).row;
+        row.entry_url = Arc::from("https://shop.example/a");
+        row.exit_url = Arc::from("https://shop.example/a");
+        row.entry_path = Arc::from("/a");
+        row.exit_path = Arc::from("/a");
+        row.city = Arc::from(String::new());
+        let state = SessionState::from_row(row.clone());
+        assert_eq!(state.row, row, "the values are unchanged");
+        assert!(Arc::ptr_eq(&state.row.exit_url, &state.row.entry_url));
+        assert!(Arc::ptr_eq(&state.row.exit_path, &state.row.entry_path));
+        assert!(Arc::ptr_eq(&state.row.city, &text("")));
+
+        let mut moved = row;
+        moved.exit_url = Arc::from("https://shop.example/b");
+        moved.exit_path = Arc::from("/b");
+        let state = SessionState::from_row(moved);
+        assert!(!Arc::ptr_eq(&state.row.exit_url, &state.row.entry_url));
+        assert_eq!(&*state.row.exit_path, "/b");
+    }
+
     #[test]
     fn utm_reads_every_parameter_in_one_pass() {
         let long = "x".repeat(300);
@@ -295,12 +352,24 @@ mod tests {
             "https://shop.example/a?utm_medium=e%2Dmail&utm_source=news&utm_source=later\
              &utm_content={long}&other=1#utm_term=fragment"
         );
-        let [source, medium, campaign, term, content] = utm(&url);
+        let utm = |url: &str, before: &str| {
+            let mut values: [Arc<str>; 5] = std::array::from_fn(|_| Arc::from(before));
+            let [a, b, c, d, e] = &mut values;
+            set_utm(url, [a, b, c, d, e]);
+            values
+        };
+        let [source, medium, campaign, term, content] = utm(&url, "earlier");
         assert_eq!(&*source, "news", "the first of a name counts");
         assert_eq!(&*medium, "e-mail");
-        assert_eq!(&*campaign, "");
+        assert_eq!(&*campaign, "", "a name the URL lacks is emptied");
         assert_eq!(&*term, "", "the fragment is not the query");
         assert_eq!(content.chars().count(), 200);
-        assert_eq!(utm("not a url"), <[Arc<str>; 5]>::default());
+        assert_eq!(utm("not a url", "earlier"), <[Arc<str>; 5]>::default());
+        let accented = format!("https://shop.example/?utm_source={}", "é".repeat(250));
+        assert_eq!(
+            *utm(&accented, "")[0],
+            "é".repeat(200),
+            "cut at characters, not bytes"
+        );
     }
 }
