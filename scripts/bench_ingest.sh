@@ -2,7 +2,9 @@
 # One ingest process under the load generator: the ingest pinned to core 0 with one HTTP worker,
 # the load generator and a private broker (fresh log on tmpfs, scripts/lib/bench.sh) on core 1.
 # Prints the load generator's report and the ingest's CPU time per acknowledged event
-# (user+system time from /proc/PID/stat over the run, divided by the events acknowledged).
+# (user+system time from /proc/PID/stat over the run, divided by the events acknowledged), and,
+# from the ingest's own histograms, the share of requests over 10 ms in the ingest next to the
+# share of broker acknowledgements over 10 ms (where a latency tail comes from).
 #
 #   bash scripts/bench_ingest.sh [LOADGEN ARGS...]
 #   bash scripts/bench_ingest.sh --protocol http-protobuf --rate 0 --concurrency 128 --duration 15
@@ -45,15 +47,31 @@ pids+=("$ingest")
 until curl -sf localhost:8081/ready >/dev/null; do sleep 0.2; done
 
 ticks() { awk '{print $14 + $15}' "/proc/$ingest/stat"; }
+# Handled requests and broker acknowledgements (one per request), and how many of each took over
+# 10 ms, from the ingest's own histograms: "<requests> <slow requests> <acks> <slow acks>".
+tail_counts() {
+  curl -sf localhost:8081/metrics | awk '
+    /^gosight_ingest_request_duration_seconds_count/ { r += $NF }
+    /^gosight_ingest_request_duration_seconds_bucket/ && /le="0.01"/ { rf += $NF }
+    /^gosight_ingest_produce_duration_seconds_count/ { p += $NF }
+    /^gosight_ingest_produce_duration_seconds_bucket/ && /le="0.01"/ { pf += $NF }
+    END { printf "%d %d %d %d\n", r, r - rf, p, p - pf }'
+}
 hz=$(getconf CLK_TCK)
 IFS=';' read -r -a runs <<<"${RUNS:-$*}"
 for args in "${runs[@]}"; do
   echo "== loadgen $args"
-  before=$(ticks)
+  before=$(ticks) tails_before=$(tail_counts)
   # shellcheck disable=SC2086
   out=$("${loadgen_core[@]}" "$B/gosight-loadgen" --key "$key" $args)
-  after=$(ticks)
+  after=$(ticks) tails_after=$(tail_counts)
   echo "$out"
+  read -r r0 rs0 p0 ps0 <<<"$tails_before"
+  read -r r1 rs1 p1 ps1 <<<"$tails_after"
+  if [ $((r1 - r0)) -gt 0 ] && [ $((p1 - p0)) -gt 0 ]; then
+    awk -v r=$((r1 - r0)) -v rs=$((rs1 - rs0)) -v p=$((p1 - p0)) -v ps=$((ps1 - ps0)) \
+      'BEGIN { printf "over 10 ms inside the ingest: %.2f %% of requests; waiting for the broker alone: %.2f %% of acknowledgements\n", 100 * rs / r, 100 * ps / p }'
+  fi
   ok=$(sed -n 's/.*events_ok=\([0-9]*\).*/\1/p' <<<"$out" | head -1)
   if [ -n "$ok" ] && [ "$ok" -gt 0 ]; then
     awk -v t=$((after - before)) -v hz="$hz" -v ok="$ok" \
