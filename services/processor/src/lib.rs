@@ -2,7 +2,8 @@
 //! insights and writes everything to ClickHouse, committing offsets only after the rows are in.
 //!
 //! - [`config`]: the `processor` config section. [`error`]: this crate's error type.
-//! - [`shard`]: one consumer-group member: rounds of consume → apply → write → commit;
+//! - [`shard`]: one consumer-group member: rounds of consume → apply, each then written and
+//!   committed while the next is consumed;
 //!   [`source`]: what it consumes (Kafka here, the embedded bus in standalone mode).
 //! - [`actors`]: `SessionActor` (one per live session) and `TableWriter` (one per table).
 //! - [`session`]: the session aggregate. [`convert`]: envelopes to rows and signals;

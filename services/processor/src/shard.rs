@@ -3,22 +3,26 @@
 //! the analytics store (ClickHouse, or SQLite in standalone mode).
 //!
 //! A round ends after `max_batch_rows` events (a message carries one batch of a session's events,
-//! or one replay chunk), `max_batch_bytes` bytes or `flush_interval_ms`.
-//! Then, in order: sessions apply their envelopes; events, insights, replay chunks and session rows
-//! are inserted; insights are published to `gosight.insights`; live updates start going out (in the
-//! background, while the next round is read); offsets are committed. A crash anywhere before the
-//! commit redelivers the round: each session resumes from its stored row, skipping envelopes at or
-//! before the row's `(last_partition, last_offset)`. Envelopes after it whose events were stored
-//! anyway (a crash between the events and the sessions insert) are found by looking up the event
-//! ids of every message that was already in the partition when this shard got it (below its high
-//! watermark then): they are counted and not written again, so the tables filled on insert into
-//! `events` see each event once. Event rows that do arrive twice fold in ClickHouse by event id.
+//! or one replay chunk), `max_batch_bytes` bytes or `flush_interval_ms`. Its sessions then apply
+//! its envelopes, and the round is stored in the background while the next one is read and
+//! applied: events, insights, replay chunks and session rows are inserted; insights are published
+//! to `gosight.insights`; offsets are committed; live updates start going out. One round is being
+//! stored at a time, and a round is stored only after the one before it, so memory holds two
+//! rounds at most and each session's rows arrive in order. A crash anywhere before a round's
+//! commit redelivers it (and the round after it): each session resumes from its stored row,
+//! skipping envelopes at or before the row's `(last_partition, last_offset)`. Envelopes after it
+//! whose events were stored anyway (a crash between the events and the sessions insert) are found
+//! by looking up the event ids of every message that was already in the partition when this shard
+//! got it (below its high watermark then): they are counted and not written again, so the tables
+//! filled on insert into `events` see each event once. Event rows that do arrive twice fold in
+//! ClickHouse by event id.
 //!
-//! Partitions (and so sessions) move between shards when shards are added or removed. A revoked
-//! partition's messages still in the round are dropped uncommitted (the new owner reads them) and
-//! its session actors are stopped; their aggregates are durable as of the last round. The new
-//! owner starts actors lazily and loads each session's row on first sight. Detection windows
-//! (seconds long) start empty there: a burst that straddles the move may go unreported.
+//! Partitions (and so sessions) move between shards when shards are added or removed. The
+//! rebalance waits while the shard finishes storing and committing every round it applied; what
+//! the round being read holds from a revoked partition is dropped uncommitted (the new owner reads
+//! it) and that partition's session actors are stopped, their aggregates stored. The new owner
+//! starts actors lazily and loads each session's row on first sight. Detection windows (seconds
+//! long) start empty there: a burst that straddles the move may go unreported.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -49,7 +53,7 @@ use crate::error::ProcessorError;
 use crate::live::{LiveUpdate, channel};
 use crate::retry::with_backoff;
 use crate::session::SessionState;
-use crate::source::ShardSource;
+use crate::source::{Committer, Consumed, ShardSource};
 use crate::thresholds::ProjectThresholds;
 
 type Key = (Uuid, Uuid);
@@ -62,23 +66,35 @@ struct Live {
     quiet: bool,
 }
 
-struct Writers {
+/// Where a round's output goes: the writers, the insights topic, live updates, and the
+/// source's offsets. Shared with the round being stored while the next one is read.
+struct Sink {
     events: Addr<TableWriter<EventRow>>,
     insights: Addr<TableWriter<InsightRow>>,
     replay: Addr<TableWriter<ReplayChunkRow>>,
     sessions: Addr<TableWriter<SessionRow>>,
+    insights_topic: String,
+    insights_bus: Option<Arc<dyn EventBus>>,
+    live: Option<Arc<dyn LiveFanout>>,
+    committer: Arc<dyn Committer>,
 }
+
+/// A round being stored: it answers with the task publishing its live updates.
+type Storing = tokio::task::JoinHandle<Result<Option<tokio::task::JoinHandle<()>>, ProcessorError>>;
 
 pub struct Shard {
     config: ProcessorConfig,
     topics: Topics,
     source: Box<dyn ShardSource>,
     store: Arc<dyn AnalyticsStore>,
-    writers: Writers,
-    insights_bus: Option<Arc<dyn EventBus>>,
-    live: Option<Arc<dyn LiveFanout>>,
-    /// The previous round's live updates, still going out while the next round is read: one
-    /// round's worth at most, and a round's updates leave only after the previous round's.
+    sink: Arc<Sink>,
+    /// The previous round, being stored and committed while this one is read and applied: one
+    /// at most, and a round is stored only after the one before it.
+    storing: Option<Storing>,
+    /// Sessions whose final rows the round being stored holds: loading one again waits for it.
+    ending: HashSet<Key>,
+    /// The last stored round's live updates, still going out: one round's worth at most, and a
+    /// round's updates leave only after the previous round's.
     live_task: Option<tokio::task::JoinHandle<()>>,
     sessions: HashMap<Key, Live>,
     thresholds: ProjectThresholds,
@@ -90,6 +106,16 @@ pub struct Shard {
 enum Item {
     Event(Key, i32, i64, Arc<EventEnvelope>, bool),
     Replay(Key, i32, ReplayChunkRow),
+}
+
+impl Item {
+    /// Events it holds (a replay chunk counts as one).
+    fn rows(&self) -> usize {
+        match self {
+            Item::Event(_, _, _, envelope, _) => envelope.event_count(),
+            Item::Replay(..) => 1,
+        }
+    }
 }
 
 fn decode(
@@ -137,19 +163,15 @@ fn decode(
     ))
 }
 
-/// Drops what was read from partitions revoked since the last call, and those partitions'
-/// session actors: their aggregates are durable as of the last round; the new owner resumes them.
+/// Drops what was read from revoked partitions, and those partitions' session actors: their
+/// aggregates are stored as of the last round; the new owner resumes them.
 fn drop_revoked(
-    source: &dyn ShardSource,
+    revoked: &[(String, i32)],
     topics: &Topics,
     sessions: &mut HashMap<Key, Live>,
     items: &mut Vec<Item>,
     offsets: &mut HashMap<(String, i32), i64>,
 ) {
-    let revoked = source.take_revoked();
-    if revoked.is_empty() {
-        return;
-    }
     let gone: HashSet<i32> = revoked
         .iter()
         .filter(|(t, _)| *t == topics.events_raw)
@@ -210,6 +232,66 @@ async fn flush<R: StoredRow>(
     Ok(())
 }
 
+/// Stores a round: events, insights, replay chunks and session rows inserted (session rows last:
+/// a session row never claims events that are not stored), insights published, offsets
+/// committed; then its live updates start going out, after the previous round's.
+async fn store_round(
+    sink: Arc<Sink>,
+    output: RoundOutput,
+    offsets: HashMap<(String, i32), i64>,
+    previous_live: Option<tokio::task::JoinHandle<()>>,
+) -> Result<Option<tokio::task::JoinHandle<()>>, ProcessorError> {
+    let RoundOutput {
+        events,
+        insights,
+        replay,
+        sessions,
+        live,
+    } = output;
+    let started = Instant::now();
+    let insight_records: Vec<BusRecord> = insights
+        .iter()
+        .map(|insight| BusRecord {
+            topic: sink.insights_topic.clone(),
+            key: format!("{}:{}", insight.project_id, insight.session_id),
+            payload: Bytes::from(
+                serde_json::to_vec(&serde_json::json!({
+                    "insight_id": insight.insight_id,
+                    "project_id": insight.project_id,
+                    "session_id": insight.session_id,
+                    "insight_type": insight.insight_type,
+                    "url": insight.url,
+                    "selector": insight.selector,
+                    "timestamp_ms": (insight.timestamp.unix_timestamp_nanos() / 1_000_000) as i64,
+                    "details": insight.details,
+                }))
+                .unwrap_or_default(),
+            ),
+            headers: vec![],
+        })
+        .collect();
+    flush(&sink.events, events).await?;
+    flush(&sink.insights, insights).await?;
+    flush(&sink.replay, replay).await?;
+    flush(&sink.sessions, sessions.into_values().collect()).await?;
+    if let Some(bus) = &sink.insights_bus {
+        bus.publish_all(insight_records).await?;
+    }
+    record_phase("write", started);
+    if !offsets.is_empty() {
+        let started = Instant::now();
+        sink.committer.commit(&offsets).await?;
+        record_phase("commit", started);
+    }
+    if let Some(previous) = previous_live {
+        let _ = previous.await;
+    }
+    Ok(match &sink.live {
+        Some(fanout) if !live.is_empty() => Some(actix::spawn(publish_live(fanout.clone(), live))),
+        _ => None,
+    })
+}
+
 /// Everything a round writes.
 #[derive(Default)]
 struct RoundOutput {
@@ -261,21 +343,25 @@ impl Shard {
         stop: CancellationToken,
     ) -> Result<Self, ProcessorError> {
         let rows = config.max_batch_rows;
-        let writers = Writers {
+        let sink = Arc::new(Sink {
             events: TableWriter::new(store.clone(), "events", rows, stop.clone()).start(),
             insights: TableWriter::new(store.clone(), "insights", rows, stop.clone()).start(),
             replay: TableWriter::new(store.clone(), "replay_chunks", rows, stop.clone()).start(),
             sessions: TableWriter::new(store.clone(), "sessions", rows, stop.clone()).start(),
-        };
+            insights_topic: topics.insights.clone(),
+            insights_bus,
+            live,
+            committer: source.committer(),
+        });
         Ok(Self {
             thresholds: ProjectThresholds::new(config.thresholds.clone(), metadata),
             topics,
             config,
             source,
             store,
-            writers,
-            insights_bus,
-            live,
+            sink,
+            storing: None,
+            ending: HashSet::new(),
             live_task: None,
             sessions: HashMap::new(),
             panics: PanicLog::default(),
@@ -297,6 +383,7 @@ impl Shard {
                 last_idle_check = Instant::now();
             }
             if stopping {
+                self.finish_storing().await?;
                 if let Some(task) = self.live_task.take() {
                     let _ = task.await;
                 }
@@ -309,9 +396,11 @@ impl Shard {
         }
     }
 
-    /// Reads one round; returns whether shutdown began. Each phase's time goes to
+    /// Reads and applies one round while the previous one is stored, then starts storing this
+    /// one; returns whether shutdown began. Each phase's time goes to
     /// `gosight_processor_round_seconds{phase}`: `read` (including waiting for messages),
-    /// `apply` (session actors), `write` (the analytics store, insights, live updates), `commit`.
+    /// `apply` (session actors), `wait` (for the previous round to be stored), `write` (the
+    /// analytics store and the insights topic), `commit`.
     async fn round(&mut self) -> Result<bool, ProcessorError> {
         let started = Instant::now();
         let deadline =
@@ -328,21 +417,32 @@ impl Shard {
                 message = self.source.recv() => message,
             };
             let message = match message {
-                Ok(message) => message,
+                Ok(Consumed::Message(message)) => message,
+                Ok(Consumed::Revoked(revocation)) => {
+                    // Everything applied before is stored and committed before the partitions
+                    // go; what this round read from them is dropped (the new owner reads it).
+                    self.finish_storing().await?;
+                    drop_revoked(
+                        &revocation.partitions,
+                        &self.topics,
+                        &mut self.sessions,
+                        &mut items,
+                        &mut offsets,
+                    );
+                    bytes = 0;
+                    rows = items.iter().map(Item::rows).sum();
+                    drop(revocation);
+                    continue;
+                }
+                Err(ProcessorError::Stopped) => {
+                    stopping = true;
+                    break;
+                }
                 Err(error) => {
                     tracing::warn!(%error, "consume failed");
                     continue;
                 }
             };
-            // A revocation is seen by the recv that returned this message: what was read before
-            // it is dropped now; this message and later ones belong to the new assignment.
-            drop_revoked(
-                self.source.as_ref(),
-                &self.topics,
-                &mut self.sessions,
-                &mut items,
-                &mut offsets,
-            );
             let payload = &message.payload;
             bytes += payload.len();
             let (topic, partition, offset) =
@@ -351,10 +451,7 @@ impl Shard {
             let maybe_seen = self.source.maybe_seen(topic, partition, offset);
             match decode(&self.topics, topic, partition, offset, payload, maybe_seen) {
                 Some(item) => {
-                    rows += match &item {
-                        Item::Event(_, _, _, envelope, _) => envelope.event_count(),
-                        Item::Replay(..) => 1,
-                    };
+                    rows += item.rows();
                     items.push(item);
                 }
                 None => {
@@ -363,28 +460,19 @@ impl Shard {
                 }
             }
         }
-        drop_revoked(
-            self.source.as_ref(),
-            &self.topics,
-            &mut self.sessions,
-            &mut items,
-            &mut offsets,
-        );
         record_phase("read", started);
         metrics::counter!("gosight_processor_messages_total").increment(items.len() as u64);
         metrics::counter!("gosight_processor_events_read_total").increment(rows as u64);
-        if !items.is_empty() {
+        let output = if items.is_empty() {
+            RoundOutput::default()
+        } else {
             let started = Instant::now();
             let output = self.apply(items).await?;
             record_phase("apply", started);
-            let started = Instant::now();
-            self.write(output).await?;
-            record_phase("write", started);
-        }
-        if !offsets.is_empty() {
-            let started = Instant::now();
-            self.commit(&offsets).await?;
-            record_phase("commit", started);
+            output
+        };
+        if !output.is_empty() || !offsets.is_empty() {
+            self.store(output, offsets).await?;
         }
         metrics::gauge!("gosight_processor_live_sessions").set(self.sessions.len() as f64);
         Ok(stopping)
@@ -398,6 +486,10 @@ impl Shard {
             .collect();
         if missing.is_empty() {
             return Ok(());
+        }
+        if missing.iter().any(|(key, _)| self.ending.contains(key)) {
+            // Its final row is still being stored: load it once it is.
+            self.finish_storing().await?;
         }
         let stored = self
             .load_rows(&missing.iter().map(|(k, _)| *k).collect::<Vec<_>>())
@@ -544,58 +636,43 @@ impl Shard {
         Ok(output)
     }
 
-    async fn write(&mut self, output: RoundOutput) -> Result<(), ProcessorError> {
-        let RoundOutput {
-            events,
-            insights,
-            replay,
-            sessions,
-            live,
-        } = output;
-        let insight_records: Vec<BusRecord> = insights
-            .iter()
-            .map(|insight| {
-                BusRecord {
-                topic: self.topics.insights.clone(),
-                key: format!("{}:{}", insight.project_id, insight.session_id),
-                payload: Bytes::from(serde_json::to_vec(&serde_json::json!({
-                    "insight_id": insight.insight_id,
-                    "project_id": insight.project_id,
-                    "session_id": insight.session_id,
-                    "insight_type": insight.insight_type,
-                    "url": insight.url,
-                    "selector": insight.selector,
-                    "timestamp_ms": (insight.timestamp.unix_timestamp_nanos() / 1_000_000) as i64,
-                    "details": insight.details,
-                })).unwrap_or_default()),
-                headers: vec![],
-            }
-            })
-            .collect();
-        // Events first, sessions last: a session row never claims events that are not stored.
-        flush(&self.writers.events, events).await?;
-        flush(&self.writers.insights, insights).await?;
-        flush(&self.writers.replay, replay).await?;
-        flush(&self.writers.sessions, sessions.into_values().collect()).await?;
-        if let Some(bus) = &self.insights_bus {
-            bus.publish_all(insight_records).await?;
-        }
-        // The previous round's updates first, so they stay in order and at most one round's
-        // wait in memory; this round's go out while the next round is read.
-        if let Some(previous) = self.live_task.take() {
-            let _ = previous.await;
-        }
-        if let Some(fanout) = self.live.clone()
-            && !live.is_empty()
-        {
-            self.live_task = Some(actix::spawn(publish_live(fanout, live)));
-        }
+    /// Waits for the round being stored, then starts storing `output` and committing `offsets`
+    /// (in the background: the next round is read and applied meanwhile).
+    async fn store(
+        &mut self,
+        output: RoundOutput,
+        offsets: HashMap<(String, i32), i64>,
+    ) -> Result<(), ProcessorError> {
+        self.finish_storing().await?;
+        let previous_live = self.live_task.take();
+        self.storing = Some(actix::spawn(store_round(
+            self.sink.clone(),
+            output,
+            offsets,
+            previous_live,
+        )));
         Ok(())
     }
 
-    /// Called with the offsets of a round that read something (the round skips it otherwise).
-    async fn commit(&self, offsets: &HashMap<(String, i32), i64>) -> Result<(), ProcessorError> {
-        self.source.commit(offsets).await
+    /// Waits until the round being stored (if any) is stored and committed.
+    async fn finish_storing(&mut self) -> Result<(), ProcessorError> {
+        let Some(storing) = self.storing.take() else {
+            return Ok(());
+        };
+        let started = Instant::now();
+        let result = storing.await;
+        record_phase("wait", started);
+        self.ending.clear();
+        match result {
+            Ok(result) => {
+                self.live_task = result?;
+                Ok(())
+            }
+            Err(error) => {
+                tracing::error!(%error, "storing a round failed");
+                Err(ProcessorError::Stopped)
+            }
+        }
     }
 
     /// Ends sessions idle for `session_timeout_secs`: final rows written, actors stopped.
@@ -622,14 +699,16 @@ impl Shard {
         if idle.is_empty() && output.is_empty() {
             return Ok(());
         }
+        self.finish_storing().await?;
         for key in idle {
             if let Some(live) = self.sessions.remove(&key)
                 && let Ok(out) = live.addr.send(End).await
             {
                 output.absorb(out);
+                self.ending.insert(key);
             }
         }
-        self.write(output).await
+        self.store(output, HashMap::new()).await
     }
 
     pub fn live_sessions(&self) -> usize {

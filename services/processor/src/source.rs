@@ -1,34 +1,67 @@
 //! Where a shard reads from: a consumer-group member on the bus, with what the shard needs to
-//! know about ownership — which partitions it lost since it last asked, and whether a message
-//! was already in its partition when the shard got it (an earlier owner may have processed it).
+//! know about ownership — which partitions it is losing (a [`Revocation`], in order among the
+//! messages), and whether a message was already in its partition when the shard got it (an
+//! earlier owner may have processed it) — and a [`Committer`] for its offsets.
 //!
 //! [`KafkaSource`] is the distributed one (rebalances, static membership, high watermarks read
 //! once per assignment); standalone mode has its own on the embedded bus.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
 use gosight_common::backend::{BusConsumer, BusMessage};
 use gosight_common::kafka::KafkaConfig;
-use rdkafka::consumer::{CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer};
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
+use tokio::sync::mpsc;
 
 use crate::config::ProcessorConfig;
 use crate::error::ProcessorError;
 
+/// What a source hands its shard next.
+#[derive(Debug)]
+pub enum Consumed {
+    /// A message of an assigned partition.
+    Message(BusMessage),
+    /// Partitions are being taken from this shard (a rebalance). It comes after every message
+    /// read from them, and the rebalance waits until it is dropped: the shard first finishes
+    /// storing and committing what it applied, and drops what it read from them since.
+    Revoked(Revocation),
+}
+
+/// Partitions a rebalance is taking away; dropping it lets the rebalance go on.
+pub struct Revocation {
+    pub partitions: Vec<(String, i32)>,
+    /// Dropped with the revocation, which wakes the rebalance callback waiting on it.
+    _release: std::sync::mpsc::SyncSender<()>,
+}
+
+impl std::fmt::Debug for Revocation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Revocation")
+            .field("partitions", &self.partitions)
+            .finish_non_exhaustive()
+    }
+}
+
 #[async_trait]
 pub trait ShardSource: Send {
-    /// The next message of an assigned partition.
-    async fn recv(&mut self) -> Result<BusMessage, ProcessorError>;
-    /// Partitions revoked since the last call: what was read from them and not committed is
-    /// dropped (their new owner reads it again).
-    fn take_revoked(&self) -> Vec<(String, i32)>;
+    /// The next message of an assigned partition, or a revocation.
+    async fn recv(&mut self) -> Result<Consumed, ProcessorError>;
     /// Whether the message at `offset` may have been processed by an earlier owner of the
     /// partition (one that crashed or handed it over before committing). When unsure, yes.
     fn maybe_seen(&self, topic: &str, partition: i32, offset: i64) -> bool;
+    /// What commits this source's offsets. The shard hands it to the round being stored while
+    /// it reads the next one.
+    fn committer(&self) -> Arc<dyn Committer>;
+}
+
+#[async_trait]
+pub trait Committer: Send + Sync {
     /// Commits, for each (topic, partition), the offset after `offset`. A refused commit is not
     /// an error the shard can act on: the messages are read again and fold.
     async fn commit(&self, offsets: &HashMap<(String, i32), i64>) -> Result<(), ProcessorError>;
@@ -40,29 +73,36 @@ pub trait ShardSource: Send {
 /// every message counts as possibly seen (the stored-event check is a primary-key lookup there).
 #[derive(Debug)]
 pub struct SoleMemberSource<C> {
-    consumer: C,
+    consumer: Arc<C>,
 }
 
 impl<C: BusConsumer> SoleMemberSource<C> {
     pub fn new(consumer: C) -> Self {
-        Self { consumer }
+        Self {
+            consumer: Arc::new(consumer),
+        }
     }
 }
 
 #[async_trait]
 impl<C: BusConsumer + 'static> ShardSource for SoleMemberSource<C> {
-    async fn recv(&mut self) -> Result<BusMessage, ProcessorError> {
-        Ok(self.consumer.recv().await?)
-    }
-
-    fn take_revoked(&self) -> Vec<(String, i32)> {
-        Vec::new()
+    async fn recv(&mut self) -> Result<Consumed, ProcessorError> {
+        Ok(Consumed::Message(self.consumer.recv().await?))
     }
 
     fn maybe_seen(&self, _topic: &str, _partition: i32, _offset: i64) -> bool {
         true
     }
 
+    fn committer(&self) -> Arc<dyn Committer> {
+        Arc::new(BusCommitter(self.consumer.clone()))
+    }
+}
+
+struct BusCommitter<C>(Arc<C>);
+
+#[async_trait]
+impl<C: BusConsumer + 'static> Committer for BusCommitter<C> {
     async fn commit(&self, offsets: &HashMap<(String, i32), i64>) -> Result<(), ProcessorError> {
         let marks: Vec<BusMessage> = offsets
             .iter()
@@ -76,35 +116,84 @@ impl<C: BusConsumer + 'static> ShardSource for SoleMemberSource<C> {
             })
             .collect();
         let marks: Vec<&BusMessage> = marks.iter().collect();
-        Ok(self.consumer.commit(&marks).await?)
+        Ok(self.0.commit(&marks).await?)
     }
 }
 
-/// Remembers partitions revoked during a round, and for each assigned partition its high
-/// watermark when it was assigned (read on its first message).
-#[derive(Debug, Default)]
+/// How many consumed messages wait between the reader thread and the shard.
+const HANDOFF: usize = 256;
+
+type Handoff = mpsc::Sender<Result<Consumed, ProcessorError>>;
+
+/// Hands `item` to the shard from a rebalance callback, waiting while the hand-off is full; false
+/// once the shard is gone or the source is stopping. Polls rather than blocks: a consumer
+/// dropped on the shard's thread runs its last callbacks there, inside a runtime.
+fn hand_over(
+    handoff: &Handoff,
+    stop: &AtomicBool,
+    mut item: Result<Consumed, ProcessorError>,
+) -> bool {
+    loop {
+        match handoff.try_send(item) {
+            Ok(()) => return true,
+            Err(mpsc::error::TrySendError::Closed(_)) => return false,
+            Err(mpsc::error::TrySendError::Full(back)) => {
+                if stop.load(Ordering::Relaxed) {
+                    return false;
+                }
+                item = back;
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        }
+    }
+}
+
+/// The consumer's callbacks: a revocation is handed to the shard, in order after the messages
+/// read before it, and the rebalance waits until the shard has let it go. Also remembers, for
+/// each assigned partition, its high watermark when it was assigned (read on its first message).
 pub struct ShardContext {
-    revoked: Mutex<Vec<(String, i32)>>,
+    handoff: Handoff,
+    stop: Arc<AtomicBool>,
     assigned: Mutex<HashMap<(String, i32), Option<i64>>>,
+}
+
+impl std::fmt::Debug for ShardContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ShardContext").finish_non_exhaustive()
+    }
 }
 
 impl ClientContext for ShardContext {}
 
 impl ConsumerContext for ShardContext {
-    fn pre_rebalance(&self, _: &rdkafka::consumer::BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+    fn pre_rebalance(&self, _: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         if let Rebalance::Revoke(list) = rebalance {
-            let mut revoked = self.revoked.lock().unwrap_or_else(|p| p.into_inner());
-            let mut assigned = self.assigned.lock().unwrap_or_else(|p| p.into_inner());
-            for element in list.elements() {
-                let key = (element.topic().to_string(), element.partition());
-                assigned.remove(&key);
-                revoked.push(key);
+            let partitions: Vec<(String, i32)> = list
+                .elements()
+                .iter()
+                .map(|element| (element.topic().to_string(), element.partition()))
+                .collect();
+            tracing::info!(partitions = partitions.len(), "partitions revoked");
+            if !partitions.is_empty() {
+                let (release, released) = std::sync::mpsc::sync_channel(0);
+                let revocation = Revocation {
+                    partitions: partitions.clone(),
+                    _release: release,
+                };
+                if hand_over(&self.handoff, &self.stop, Ok(Consumed::Revoked(revocation))) {
+                    // Returns once the shard drops the revocation (or the source itself).
+                    let _ = released.recv();
+                }
             }
-            tracing::info!(partitions = list.count(), "partitions revoked");
+            // Only now: the shard has handled every message read before the revocation.
+            let mut assigned = self.assigned.lock().unwrap_or_else(|p| p.into_inner());
+            for key in &partitions {
+                assigned.remove(key);
+            }
         }
     }
 
-    fn post_rebalance(&self, _: &rdkafka::consumer::BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+    fn post_rebalance(&self, _: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         if let Rebalance::Assign(list) = rebalance {
             let mut assigned = self.assigned.lock().unwrap_or_else(|p| p.into_inner());
             for element in list.elements() {
@@ -119,8 +208,17 @@ impl ConsumerContext for ShardContext {
 /// A member of the processor's consumer group on Kafka, subscribed to the raw events and replay
 /// chunks topics. With a shard id it is a static member (`group.instance.id`): restarted within
 /// the session timeout, it gets its partitions back without a rebalance.
+///
+/// A thread of its own polls the consumer and hands messages over through a bounded queue, so
+/// the shard reads the next round while the previous one is being stored, and a rebalance waits
+/// (in that thread, inside the callback) until the shard has stored and committed what it
+/// applied from the partitions it loses.
 pub struct KafkaSource {
-    consumer: StreamConsumer<ShardContext>,
+    // Declared first so that it is dropped before the consumer, whose close may call back.
+    handoff: mpsc::Receiver<Result<Consumed, ProcessorError>>,
+    consumer: Arc<BaseConsumer<ShardContext>>,
+    stop: Arc<AtomicBool>,
+    reader: Option<std::thread::JoinHandle<()>>,
 }
 
 impl std::fmt::Debug for KafkaSource {
@@ -148,28 +246,69 @@ impl KafkaSource {
         if !config.shard_id.is_empty() {
             client.set("group.instance.id", &config.shard_id);
         }
-        let consumer: StreamConsumer<ShardContext> =
-            client.create_with_context(ShardContext::default())?;
+        let (handoff, receiver) = mpsc::channel(HANDOFF);
+        let stop = Arc::new(AtomicBool::new(false));
+        let context = ShardContext {
+            handoff: handoff.clone(),
+            stop: stop.clone(),
+            assigned: Mutex::default(),
+        };
+        let consumer: Arc<BaseConsumer<ShardContext>> =
+            Arc::new(client.create_with_context(context)?);
         consumer.subscribe(&[&kafka.topics.events_raw, &kafka.topics.replay_chunks])?;
-        Ok(Self { consumer })
+        let reader = {
+            let (consumer, stop) = (consumer.clone(), stop.clone());
+            std::thread::Builder::new()
+                .name("shard-consumer".into())
+                .spawn(move || read(&consumer, &handoff, &stop))
+                .map_err(|e| ProcessorError::Common(gosight_common::Error::Io(e)))?
+        };
+        Ok(Self {
+            handoff: receiver,
+            consumer,
+            stop,
+            reader: Some(reader),
+        })
+    }
+}
+
+/// The reader thread: polls the consumer (which also runs its rebalance callbacks) and hands
+/// what it reads to the shard until the source is dropped.
+fn read(consumer: &BaseConsumer<ShardContext>, handoff: &Handoff, stop: &AtomicBool) {
+    while !stop.load(Ordering::Relaxed) {
+        let item = match consumer.poll(Duration::from_millis(100)) {
+            None => continue,
+            Some(Ok(message)) => Ok(Consumed::Message(BusMessage::from_kafka(&message))),
+            Some(Err(error)) => Err(error.into()),
+        };
+        // Not a runtime thread, so it may block; the source closes the hand-off before it waits
+        // for this thread.
+        if handoff.blocking_send(item).is_err() {
+            return;
+        }
+    }
+}
+
+impl Drop for KafkaSource {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        // Refuse further hand-overs and let go of a revocation still queued, so the reader is
+        // not left waiting in a callback.
+        self.handoff.close();
+        while self.handoff.try_recv().is_ok() {}
+        if let Some(reader) = self.reader.take() {
+            let _ = reader.join();
+        }
     }
 }
 
 #[async_trait]
 impl ShardSource for KafkaSource {
-    async fn recv(&mut self) -> Result<BusMessage, ProcessorError> {
-        Ok(BusMessage::from_kafka(&self.consumer.recv().await?))
-    }
-
-    fn take_revoked(&self) -> Vec<(String, i32)> {
-        std::mem::take(
-            &mut *self
-                .consumer
-                .context()
-                .revoked
-                .lock()
-                .unwrap_or_else(|p| p.into_inner()),
-        )
+    async fn recv(&mut self) -> Result<Consumed, ProcessorError> {
+        match self.handoff.recv().await {
+            Some(item) => item,
+            None => Err(ProcessorError::Stopped),
+        }
     }
 
     /// Below the partition's high watermark as read on its first message after assignment; if
@@ -207,15 +346,29 @@ impl ShardSource for KafkaSource {
         offset < high
     }
 
+    fn committer(&self) -> Arc<dyn Committer> {
+        Arc::new(KafkaCommitter(self.consumer.clone()))
+    }
+}
+
+struct KafkaCommitter(Arc<BaseConsumer<ShardContext>>);
+
+#[async_trait]
+impl Committer for KafkaCommitter {
     async fn commit(&self, offsets: &HashMap<(String, i32), i64>) -> Result<(), ProcessorError> {
         let mut list = TopicPartitionList::new();
         for ((topic, partition), offset) in offsets {
             list.add_partition_offset(topic, *partition, Offset::Offset(offset + 1))?;
         }
+        // A synchronous commit, off the shard's thread so that it keeps applying meanwhile.
+        let consumer = self.0.clone();
+        let result = tokio::task::spawn_blocking(move || consumer.commit(&list, CommitMode::Sync))
+            .await
+            .map_err(|_| ProcessorError::Stopped)?;
         // A commit refused because the group is rebalancing is not fatal: the rows are stored,
         // and the partition's new owner re-reads from the last commit; its copies fold by event
         // id and its sessions skip what their stored rows already count.
-        if let Err(error) = self.consumer.commit(&list, CommitMode::Sync) {
+        if let Err(error) = result {
             metrics::counter!("gosight_processor_commit_errors_total").increment(1);
             tracing::warn!(%error, "offset commit refused; the messages will be read again");
         }
