@@ -6,6 +6,10 @@
 #
 #   bash scripts/bench_e2e.sh [EVENTS_PER_S] [SECONDS]      # default 30000 30
 #
+# BENCH_DRAIN=1: the processor starts only once the load generator is done, so the figure is how
+# fast one shard drains a backlog with the machine to itself (the broker and ClickHouse beside it).
+# BENCH_GOSIGHT=PATH: another `gosight` binary (e.g. an earlier build, to compare).
+#
 # Uses its own ClickHouse database, Kafka broker (a fresh log), topics and consumer group, dropped
 # afterwards.
 set -euo pipefail
@@ -16,6 +20,8 @@ bash scripts/services.sh start >/dev/null
 eval "$(bash scripts/services.sh env)"
 cargo build --release --locked -q -p gosight -p gosight-loadgen
 B=$CARGO_TARGET_DIR/release
+G=${BENCH_GOSIGHT:-$B/gosight}
+drain=${BENCH_DRAIN:-0}
 
 run="e2e_$(date +%s)"
 export GOSIGHT_CLICKHOUSE__DATABASE=$run GOSIGHT_PROCESSOR__GROUP_ID=$run GOSIGHT_LOG__LEVEL=warn
@@ -34,21 +40,26 @@ trap cleanup EXIT
 # shellcheck source=lib/bench.sh
 source scripts/lib/bench.sh
 [ "${BENCH_SHARED_BROKER:-0}" = 1 ] || private_broker "$run"
-"$B/gosight" migrate >/dev/null
-bench_project "$B/gosight" "$run"
+"$G" migrate >/dev/null
+bench_project "$G" "$run"
 
-"$B/gosight" ingest & pids+=("$!")
-"$B/gosight" processor & pids+=("$!")
-until curl -sf localhost:8081/ready >/dev/null && curl -sf localhost:8083/ready >/dev/null; do sleep 0.2; done
+start_processor() {
+  "$G" processor & pids+=("$!")
+  until curl -sf localhost:8083/ready >/dev/null; do sleep 0.2; done
+}
+"$G" ingest & pids+=("$!")
+until curl -sf localhost:8081/ready >/dev/null; do sleep 0.2; done
+[ "$drain" = 1 ] || start_processor
 
 "$B/gosight-loadgen" --key "$key" --rate "$rate" --duration "$secs" --concurrency 256
+[ "$drain" = 0 ] || start_processor
 q() { curl -s "$CLICKHOUSE_URL/?database=$run" --data-binary "$1"; }
 # Wait until every acknowledged event is queryable (the count stops growing).
 last=-1
 while :; do
   sleep 2
   now=$(q "SELECT count() FROM events FINAL WHERE project_id = '$project'")
-  [ "$now" = "$last" ] && break
+  [ "$now" = "$last" ] && [ "$now" != 0 ] && break
   last=$now
 done
 q "SELECT

@@ -193,6 +193,42 @@ async fn session_rows_newest_version_wins(store: &dyn AnalyticsStore) {
     );
 }
 
+async fn lookups_take_a_whole_batch(store: &dyn AnalyticsStore) {
+    use gosight_common::backend::analytics::LOOKUP_BATCH;
+    let project = Uuid::new_v4();
+    let base = base_ms();
+    let known = &sessions(project, base)[..2];
+    let stored: Vec<EventRow> = (0..3)
+        .map(|i| event(project, known[i % 2].id, "click", base + i as i64))
+        .collect();
+    store.insert_events(&stored).await.unwrap();
+    store
+        .insert_sessions(&[known[0].row(1), known[1].row(1)])
+        .await
+        .unwrap();
+    // A round's worth of keys in one call, most of them unknown, spread over many sessions.
+    let mut rows = stored.clone();
+    rows.extend(
+        (rows.len()..LOOKUP_BATCH)
+            .map(|i| event(project, Uuid::new_v4(), "click", base + (i % 1000) as i64)),
+    );
+    let mut found = store.stored_event_ids(&rows).await.unwrap();
+    found.sort();
+    let mut expected: Vec<(Uuid, Uuid, Uuid)> = stored
+        .iter()
+        .map(|r| (r.project_id, r.session_id, r.event_id))
+        .collect();
+    expected.sort();
+    assert_eq!(found, expected, "exactly the stored events");
+    let mut keys: Vec<(Uuid, Uuid)> = known.iter().map(|s| (project, s.id)).collect();
+    keys.extend((keys.len()..LOOKUP_BATCH).map(|_| (project, Uuid::new_v4())));
+    let mut rows = store.session_rows(&keys).await.unwrap();
+    rows.sort_by_key(|r| r.session_id);
+    let mut expected = vec![known[0].row(1), known[1].row(1)];
+    expected.sort_by_key(|r| r.session_id);
+    assert_eq!(rows, expected, "exactly the stored sessions");
+}
+
 async fn events_fold_redelivered_copies_in_order(store: &dyn AnalyticsStore) {
     let (project, session) = (Uuid::new_v4(), Uuid::new_v4());
     let base = base_ms();
@@ -822,6 +858,7 @@ macro_rules! conformance {
 
 conformance!(
     session_rows_newest_version_wins,
+    lookups_take_a_whole_batch,
     events_fold_redelivered_copies_in_order,
     sessions_list_filters_sorts_and_pages,
     sessions_list_by_visited_path_and_page_url,

@@ -32,6 +32,7 @@ use actix::prelude::*;
 use bytes::Bytes;
 use futures::future::join_all;
 use gosight_actors::PanicLog;
+use gosight_common::backend::analytics::LOOKUP_BATCH;
 use gosight_common::backend::{
     AnalyticsStore, BusRecord, EventBus, EventRow, InsightRow, LiveFanout, MetadataStore,
     ReplayChunkRow, SessionRow,
@@ -535,7 +536,7 @@ impl Shard {
         rows: &[EventRow],
     ) -> Result<HashMap<Key, HashSet<Uuid>>, ProcessorError> {
         let mut stored: HashMap<Key, HashSet<Uuid>> = HashMap::new();
-        for chunk in rows.chunks(1000) {
+        for chunk in rows.chunks(LOOKUP_BATCH) {
             let found = self.read(|| self.store.stored_event_ids(chunk)).await?;
             for (project_id, session_id, event_id) in found {
                 stored
@@ -554,7 +555,7 @@ impl Shard {
     /// The stored rows of sessions this shard has not seen yet (after a restart or a move).
     async fn load_rows(&self, keys: &[Key]) -> Result<HashMap<Key, SessionRow>, ProcessorError> {
         let mut rows = HashMap::new();
-        for chunk in keys.chunks(1000) {
+        for chunk in keys.chunks(LOOKUP_BATCH) {
             let found = self.read(|| self.store.session_rows(chunk)).await?;
             for row in found {
                 rows.insert((row.project_id, row.session_id), row);

@@ -19,6 +19,11 @@ pub use ch::ClickHouseStore;
 pub use model::*;
 pub use sqlite::SqliteAnalytics;
 
+/// The most keys a caller should pass to one look-up of [`AnalyticsStore::stored_event_ids`] or
+/// [`AnalyticsStore::session_rows`]: a shard round's worth (10,000 events), so that a round costs
+/// one round trip, not one per thousand.
+pub const LOOKUP_BATCH: usize = 10_000;
+
 /// One row of the `events` table. `event_type` is the lower-case name of the proto's
 /// `EventType` without its prefix (`page_view`, `click`, ...); the materialized views rely on it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, clickhouse::Row)]
@@ -146,9 +151,11 @@ pub trait AnalyticsStore: Send + Sync {
 
     /// A session's events in time order, each event once however often it was inserted.
     async fn session_events(&self, project_id: Uuid, session_id: Uuid) -> Result<Vec<EventRow>>;
-    /// Which of these events are stored, as (project, session, event) ids.
+    /// Which of these events are stored, as (project, session, event) ids. Up to
+    /// [`LOOKUP_BATCH`] rows are one round trip.
     async fn stored_event_ids(&self, rows: &[EventRow]) -> Result<Vec<(Uuid, Uuid, Uuid)>>;
-    /// The newest row of each of these (project, session) pairs that has one.
+    /// The newest row of each of these (project, session) pairs that has one. Up to
+    /// [`LOOKUP_BATCH`] keys are one round trip.
     async fn session_rows(&self, keys: &[(Uuid, Uuid)]) -> Result<Vec<SessionRow>>;
 
     /// Counters, series, top lists and web vitals of the sessions started in `range`.

@@ -251,6 +251,10 @@ fn session_tops_sql() -> String {
     )
 }
 
+/// Room for the id lists of a look-up of [`super::LOOKUP_BATCH`] keys (about 40 bytes each, two
+/// lists), above ClickHouse's default of 256 KiB for a query's text.
+const LOOKUP_QUERY_SIZE: &str = "4194304";
+
 const ERROR_TYPES: &str = "'js_error', 'network_error'";
 
 #[async_trait]
@@ -321,6 +325,7 @@ impl AnalyticsStore for ClickHouseStore {
             .bind(&events)
             .bind(from)
             .bind(to)
+            .with_setting("max_query_size", LOOKUP_QUERY_SIZE)
             .fetch_all::<Stored>()
             .await?;
         Ok(found
@@ -333,11 +338,15 @@ impl AnalyticsStore for ClickHouseStore {
         if keys.is_empty() {
             return Ok(Vec::new());
         }
+        let projects: HashSet<Uuid> = keys.iter().map(|(p, _)| *p).collect();
+        let projects: Vec<Uuid> = projects.into_iter().collect();
         let ids: Vec<Uuid> = keys.iter().map(|(_, s)| *s).collect();
         let mut rows = self
             .client
-            .query("SELECT ?fields FROM sessions FINAL WHERE session_id IN ?")
+            .query("SELECT ?fields FROM sessions FINAL WHERE project_id IN ? AND session_id IN ?")
+            .bind(&projects)
             .bind(&ids)
+            .with_setting("max_query_size", LOOKUP_QUERY_SIZE)
             .fetch_all::<SessionRow>()
             .await?;
         let wanted: HashSet<(Uuid, Uuid)> = keys.iter().copied().collect();
