@@ -55,9 +55,11 @@ until curl -sf localhost:8081/ready >/dev/null; do sleep 0.2; done
 [ "$drain" = 0 ] || start_processor
 q() { curl -s "$CLICKHOUSE_URL/?database=$run" --data-binary "$1"; }
 # Wait until every acknowledged event is queryable (the count stops growing).
-last=-1
+last=-1 waited=0
 while :; do
   sleep 2
+  waited=$((waited + 2))
+  [ "$waited" -lt 900 ] || { echo "nothing more became queryable in 900 s" >&2; break; }
   now=$(q "SELECT count() FROM events FINAL WHERE project_id = '$project'")
   [ "$now" = "$last" ] && [ "$now" != 0 ] && break
   last=$now

@@ -207,12 +207,16 @@ async fn lookups_take_a_whole_batch(store: &dyn AnalyticsStore) {
         .await
         .unwrap();
     // A round's worth of keys in one call, most of them unknown, spread over many sessions.
-    let mut rows = stored.clone();
-    rows.extend(
-        (rows.len()..LOOKUP_BATCH)
-            .map(|i| event(project, Uuid::new_v4(), "click", base + (i % 1000) as i64)),
-    );
-    let mut found = store.stored_event_ids(&rows).await.unwrap();
+    let mut keys: Vec<EventKey> = stored.iter().map(EventKey::from).collect();
+    keys.extend((keys.len()..LOOKUP_BATCH).map(|i| {
+        EventKey::from(&event(
+            project,
+            Uuid::new_v4(),
+            "click",
+            base + (i % 1000) as i64,
+        ))
+    }));
+    let mut found = store.stored_event_ids(&keys).await.unwrap();
     found.sort();
     let mut expected: Vec<(Uuid, Uuid, Uuid)> = stored
         .iter()
@@ -220,9 +224,9 @@ async fn lookups_take_a_whole_batch(store: &dyn AnalyticsStore) {
         .collect();
     expected.sort();
     assert_eq!(found, expected, "exactly the stored events");
-    let mut keys: Vec<(Uuid, Uuid)> = known.iter().map(|s| (project, s.id)).collect();
-    keys.extend((keys.len()..LOOKUP_BATCH).map(|_| (project, Uuid::new_v4())));
-    let mut rows = store.session_rows(&keys).await.unwrap();
+    let mut sessions: Vec<(Uuid, Uuid)> = known.iter().map(|s| (project, s.id)).collect();
+    sessions.extend((sessions.len()..LOOKUP_BATCH).map(|_| (project, Uuid::new_v4())));
+    let mut rows = store.session_rows(&sessions).await.unwrap();
     rows.sort_by_key(|r| r.session_id);
     let mut expected = vec![known[0].row(1), known[1].row(1)];
     expected.sort_by_key(|r| r.session_id);

@@ -1,6 +1,6 @@
 //! From bus envelopes to rows and detector signals: pure functions.
 
-use gosight_common::backend::EventRow;
+use gosight_common::backend::{EventKey, EventRow};
 use gosight_proto::event::Payload;
 use gosight_proto::{DeviceType, Event, EventEnvelope, EventType, LogLevel, WebVitalName};
 use std::borrow::Cow;
@@ -89,16 +89,19 @@ pub fn error_fingerprint(message: &str, file: &str, function: &str) -> u64 {
     hash
 }
 
+/// The envelope's project and session ids, if both parse.
+fn envelope_ids(envelope: &EventEnvelope) -> Option<(Uuid, Uuid)> {
+    let session = envelope.session.as_ref()?;
+    Some((
+        Uuid::try_parse(&envelope.project_id).ok()?,
+        Uuid::try_parse(&session.session_id).ok()?,
+    ))
+}
+
 /// The rows for `events` of every event in the envelope; events without the ids every row needs
 /// are left out.
 pub fn event_rows(envelope: &EventEnvelope) -> Vec<EventRow> {
-    let Some(session) = envelope.session.as_ref() else {
-        return Vec::new();
-    };
-    let (Ok(project_id), Ok(session_id)) = (
-        Uuid::try_parse(&envelope.project_id),
-        Uuid::try_parse(&session.session_id),
-    ) else {
+    let Some((project_id, session_id)) = envelope_ids(envelope) else {
         return Vec::new();
     };
     let mut shared = SharedStrings::default();
@@ -118,6 +121,25 @@ pub fn event_rows(envelope: &EventEnvelope) -> Vec<EventRow> {
                 event_id,
                 &mut shared,
             ))
+        })
+        .collect()
+}
+
+/// What finds each of the envelope's events in `events` (its ids and time), without building its
+/// row: for looking up which were stored already.
+pub fn event_keys(envelope: &EventEnvelope) -> Vec<EventKey> {
+    let Some((project_id, session_id)) = envelope_ids(envelope) else {
+        return Vec::new();
+    };
+    envelope
+        .all_events()
+        .filter_map(|event| {
+            Some(EventKey {
+                project_id,
+                session_id,
+                event_id: Uuid::try_parse(&event.event_id).ok()?,
+                timestamp: event_time(event),
+            })
         })
         .collect()
 }

@@ -15,4 +15,14 @@ pub enum ProcessorError {
     /// Shutdown began while work was waiting (e.g. for ClickHouse); nothing was committed.
     #[error("stopped")]
     Stopped,
+    /// A task of the shard's (storing a round, committing) panicked or was cancelled.
+    #[error("a shard task failed: {0}")]
+    Task(String),
+    /// The thread reading the consumer ended without being asked to.
+    #[error("the consumer's reader thread stopped")]
+    ReaderStopped,
+    /// A rebalance could not wait for the round being stored (`max.poll.interval.ms`): the
+    /// shard stops rather than write after the partitions' new owner started.
+    #[error("storing the round in flight outlasted the rebalance")]
+    RebalanceTimeout,
 }

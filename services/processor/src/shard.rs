@@ -7,8 +7,10 @@
 //! its envelopes, and the round is stored in the background while the next one is read and
 //! applied: events, insights, replay chunks and session rows are inserted; insights are published
 //! to `gosight.insights`; offsets are committed; live updates start going out. One round is being
-//! stored at a time, and a round is stored only after the one before it, so memory holds two
-//! rounds at most and each session's rows arrive in order. A crash anywhere before a round's
+//! stored at a time, and a round is stored only after the one before it, so each session's rows
+//! arrive in order and a shard holds two rounds (besides the source's hand-off of about one
+//! round's bytes, and librdkafka's prefetch). Sessions that end or go quiet between rounds are
+//! stored with the next round. A crash anywhere before a round's
 //! commit redelivers it (and the round after it): each session resumes from its stored row,
 //! skipping envelopes at or before the row's `(last_partition, last_offset)`. Envelopes after it
 //! whose events were stored anyway (a crash between the events and the sessions insert) are found
@@ -18,7 +20,9 @@
 //! ClickHouse by event id.
 //!
 //! Partitions (and so sessions) move between shards when shards are added or removed. The
-//! rebalance waits while the shard finishes storing and committing every round it applied; what
+//! rebalance waits while the shard finishes storing and committing every round it applied (up to
+//! 90 % of `max.poll.interval.ms`; past that the shard stops with an error rather than write
+//! after the new owner started, as when ClickHouse stays down that long); what
 //! the round being read holds from a revoked partition is dropped uncommitted (the new owner reads
 //! it) and that partition's session actors are stopped, their aggregates stored. The new owner
 //! starts actors lazily and loads each session's row on first sight. Detection windows (seconds
@@ -34,7 +38,7 @@ use futures::future::join_all;
 use gosight_actors::PanicLog;
 use gosight_common::backend::analytics::LOOKUP_BATCH;
 use gosight_common::backend::{
-    AnalyticsStore, BusRecord, EventBus, EventRow, InsightRow, LiveFanout, MetadataStore,
+    AnalyticsStore, BusRecord, EventBus, EventKey, EventRow, InsightRow, LiveFanout, MetadataStore,
     ReplayChunkRow, SessionRow,
 };
 use gosight_common::kafka::Topics;
@@ -48,7 +52,7 @@ use crate::actors::{
     TableWriter,
 };
 use crate::config::ProcessorConfig;
-use crate::convert::{datetime, event_rows};
+use crate::convert::{datetime, event_keys, event_rows};
 use crate::detect::QUIET_AFTER;
 use crate::error::ProcessorError;
 use crate::live::{LiveUpdate, channel};
@@ -94,6 +98,10 @@ pub struct Shard {
     storing: Option<Storing>,
     /// Sessions whose final rows the round being stored holds: loading one again waits for it.
     ending: HashSet<Key>,
+    /// What ending and quieting sessions gave between rounds, stored with the next round.
+    pending: RoundOutput,
+    /// Sessions whose final rows `pending` holds: one seen again resumes from that row.
+    pending_ends: HashSet<Key>,
     /// The last stored round's live updates, still going out: one round's worth at most, and a
     /// round's updates leave only after the previous round's.
     live_task: Option<tokio::task::JoinHandle<()>>,
@@ -313,6 +321,26 @@ impl RoundOutput {
         self.live.extend(output.live);
     }
 
+    /// Takes in `earlier` output: its session rows where this has none newer, its live updates
+    /// before this one's.
+    fn follow(&mut self, earlier: RoundOutput) {
+        let RoundOutput {
+            events,
+            insights,
+            replay,
+            sessions,
+            mut live,
+        } = earlier;
+        self.events.extend(events);
+        self.insights.extend(insights);
+        self.replay.extend(replay);
+        for (key, row) in sessions {
+            self.sessions.entry(key).or_insert(row);
+        }
+        live.append(&mut self.live);
+        self.live = live;
+    }
+
     fn is_empty(&self) -> bool {
         self.events.is_empty()
             && self.insights.is_empty()
@@ -363,6 +391,8 @@ impl Shard {
             sink,
             storing: None,
             ending: HashSet::new(),
+            pending: RoundOutput::default(),
+            pending_ends: HashSet::new(),
             live_task: None,
             sessions: HashMap::new(),
             panics: PanicLog::default(),
@@ -384,7 +414,7 @@ impl Shard {
                 last_idle_check = Instant::now();
             }
             if stopping {
-                self.finish_storing().await?;
+                self.store_everything().await?;
                 if let Some(task) = self.live_task.take() {
                     let _ = task.await;
                 }
@@ -422,7 +452,13 @@ impl Shard {
                 Ok(Consumed::Revoked(revocation)) => {
                     // Everything applied before is stored and committed before the partitions
                     // go; what this round read from them is dropped (the new owner reads it).
-                    self.finish_storing().await?;
+                    // Past the group's patience the shard stops instead: a late write could land
+                    // after the new owner loaded a session's row.
+                    let deadline = tokio::time::Instant::from_std(revocation.deadline);
+                    match tokio::time::timeout_at(deadline, self.store_everything()).await {
+                        Ok(stored) => stored?,
+                        Err(_) => return Err(ProcessorError::RebalanceTimeout),
+                    }
                     drop_revoked(
                         &revocation.partitions,
                         &self.topics,
@@ -430,15 +466,12 @@ impl Shard {
                         &mut items,
                         &mut offsets,
                     );
-                    bytes = 0;
+                    // (`bytes` keeps counting what was dropped: the round ends no later.)
                     rows = items.iter().map(Item::rows).sum();
                     drop(revocation);
                     continue;
                 }
-                Err(ProcessorError::Stopped) => {
-                    stopping = true;
-                    break;
-                }
+                Err(error @ ProcessorError::ReaderStopped) => return Err(error),
                 Err(error) => {
                     tracing::warn!(%error, "consume failed");
                     continue;
@@ -472,7 +505,7 @@ impl Shard {
             record_phase("apply", started);
             output
         };
-        if !output.is_empty() || !offsets.is_empty() {
+        if !output.is_empty() || !offsets.is_empty() || !self.pending.is_empty() {
             self.store(output, offsets).await?;
         }
         metrics::gauge!("gosight_processor_live_sessions").set(self.sessions.len() as f64);
@@ -492,9 +525,21 @@ impl Shard {
             // Its final row is still being stored: load it once it is.
             self.finish_storing().await?;
         }
-        let stored = self
-            .load_rows(&missing.iter().map(|(k, _)| *k).collect::<Vec<_>>())
-            .await?;
+        // A session that ended since the last round resumes from its final row, not yet stored.
+        let mut stored: HashMap<Key, SessionRow> = HashMap::new();
+        for (key, _) in &missing {
+            if self.pending_ends.remove(key)
+                && let Some(row) = self.pending.sessions.get(key)
+            {
+                stored.insert(*key, row.clone());
+            }
+        }
+        let unknown: Vec<Key> = missing
+            .iter()
+            .map(|(k, _)| *k)
+            .filter(|k| !stored.contains_key(k))
+            .collect();
+        stored.extend(self.load_rows(&unknown).await?);
         for (key, partition) in missing {
             let state = match stored.get(&key) {
                 Some(row) => SessionState::from_row(row.clone()),
@@ -533,7 +578,7 @@ impl Shard {
     /// already holds, by session.
     async fn already_stored(
         &self,
-        rows: &[EventRow],
+        rows: &[EventKey],
     ) -> Result<HashMap<Key, HashSet<Uuid>>, ProcessorError> {
         let mut stored: HashMap<Key, HashSet<Uuid>> = HashMap::new();
         for chunk in rows.chunks(LOOKUP_BATCH) {
@@ -569,12 +614,12 @@ impl Shard {
         let mut order: Vec<(Key, i32)> = Vec::new();
         let mut output = RoundOutput::default();
         let mut replayed: Vec<Key> = Vec::new();
-        let mut maybe_seen: Vec<EventRow> = Vec::new();
+        let mut maybe_seen: Vec<EventKey> = Vec::new();
         for item in items {
             match item {
                 Item::Event(key, partition, offset, envelope, seen) => {
                     if seen {
-                        maybe_seen.extend(event_rows(&envelope));
+                        maybe_seen.extend(event_keys(&envelope));
                     }
                     let group = groups.entry(key).or_default();
                     if group.is_empty() {
@@ -645,6 +690,9 @@ impl Shard {
         offsets: HashMap<(String, i32), i64>,
     ) -> Result<(), ProcessorError> {
         self.finish_storing().await?;
+        let mut output = output;
+        output.follow(std::mem::take(&mut self.pending));
+        self.ending = std::mem::take(&mut self.pending_ends);
         let previous_live = self.live_task.take();
         self.storing = Some(actix::spawn(store_round(
             self.sink.clone(),
@@ -669,10 +717,7 @@ impl Shard {
                 self.live_task = result?;
                 Ok(())
             }
-            Err(error) => {
-                tracing::error!(%error, "storing a round failed");
-                Err(ProcessorError::Stopped)
-            }
+            Err(error) => Err(ProcessorError::Task(error.to_string())),
         }
     }
 
@@ -697,19 +742,26 @@ impl Shard {
         for out in join_all(quiet).await.into_iter().flatten() {
             output.absorb(out);
         }
-        if idle.is_empty() && output.is_empty() {
-            return Ok(());
-        }
-        self.finish_storing().await?;
         for key in idle {
             if let Some(live) = self.sessions.remove(&key)
                 && let Ok(out) = live.addr.send(End).await
             {
                 output.absorb(out);
-                self.ending.insert(key);
+                self.pending_ends.insert(key);
             }
         }
-        self.store(output, HashMap::new()).await
+        // Stored with the next round (at most `flush_interval_ms` away), not on their own.
+        output.follow(std::mem::take(&mut self.pending));
+        self.pending = output;
+        Ok(())
+    }
+
+    /// Stores what is pending too and waits until everything is stored and committed.
+    async fn store_everything(&mut self) -> Result<(), ProcessorError> {
+        if !self.pending.is_empty() {
+            self.store(RoundOutput::default(), HashMap::new()).await?;
+        }
+        self.finish_storing().await
     }
 
     pub fn live_sessions(&self) -> usize {

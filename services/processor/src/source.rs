@@ -8,8 +8,8 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -36,8 +36,28 @@ pub enum Consumed {
 /// Partitions a rebalance is taking away; dropping it lets the rebalance go on.
 pub struct Revocation {
     pub partitions: Vec<(String, i32)>,
+    /// When the group stops waiting for this member (`max.poll.interval.ms` after the
+    /// rebalance began, less a margin): a shard that cannot let go by then must stop instead,
+    /// so that nothing it holds is written after the partitions' new owner started.
+    pub deadline: Instant,
     /// Dropped with the revocation, which wakes the rebalance callback waiting on it.
     _release: std::sync::mpsc::SyncSender<()>,
+}
+
+impl Revocation {
+    /// A revocation of `partitions`, and what wakes (with a disconnection) once it is dropped.
+    pub fn new(
+        partitions: Vec<(String, i32)>,
+        deadline: Instant,
+    ) -> (Self, std::sync::mpsc::Receiver<()>) {
+        let (release, released) = std::sync::mpsc::sync_channel(0);
+        let revocation = Self {
+            partitions,
+            deadline,
+            _release: release,
+        };
+        (revocation, released)
+    }
 }
 
 impl std::fmt::Debug for Revocation {
@@ -120,8 +140,44 @@ impl<C: BusConsumer + 'static> Committer for BusCommitter<C> {
     }
 }
 
-/// How many consumed messages wait between the reader thread and the shard.
+/// How many consumed messages wait between the reader thread and the shard at most; their bytes
+/// are bounded too ([`ByteBudget`]).
 const HANDOFF: usize = 256;
+
+/// Bytes of messages handed over and not yet taken by the shard. The reader waits while taking
+/// more would pass `limit` (a single message always passes), so the hand-off holds about one
+/// round's bytes besides the rounds the shard holds.
+#[derive(Debug)]
+struct ByteBudget {
+    used: Mutex<usize>,
+    freed: Condvar,
+    limit: usize,
+}
+
+impl ByteBudget {
+    /// Waits for room for `bytes`; false if the source is stopping.
+    fn take(&self, bytes: usize, stop: &AtomicBool) -> bool {
+        let mut used = self.used.lock().unwrap_or_else(|p| p.into_inner());
+        while *used > 0 && *used + bytes > self.limit {
+            if stop.load(Ordering::Relaxed) {
+                return false;
+            }
+            used = self
+                .freed
+                .wait_timeout(used, Duration::from_millis(100))
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
+        }
+        *used += bytes;
+        true
+    }
+
+    fn give(&self, bytes: usize) {
+        let mut used = self.used.lock().unwrap_or_else(|p| p.into_inner());
+        *used = used.saturating_sub(bytes);
+        self.freed.notify_one();
+    }
+}
 
 type Handoff = mpsc::Sender<Result<Consumed, ProcessorError>>;
 
@@ -154,6 +210,8 @@ fn hand_over(
 pub struct ShardContext {
     handoff: Handoff,
     stop: Arc<AtomicBool>,
+    /// How long the group waits for a member in a rebalance.
+    max_poll_interval: Duration,
     assigned: Mutex<HashMap<(String, i32), Option<i64>>>,
 }
 
@@ -175,14 +233,19 @@ impl ConsumerContext for ShardContext {
                 .collect();
             tracing::info!(partitions = partitions.len(), "partitions revoked");
             if !partitions.is_empty() {
-                let (release, released) = std::sync::mpsc::sync_channel(0);
-                let revocation = Revocation {
-                    partitions: partitions.clone(),
-                    _release: release,
-                };
+                let (revocation, released) = Revocation::new(
+                    partitions.clone(),
+                    Instant::now() + self.max_poll_interval.mul_f64(0.9),
+                );
                 if hand_over(&self.handoff, &self.stop, Ok(Consumed::Revoked(revocation))) {
-                    // Returns once the shard drops the revocation (or the source itself).
-                    let _ = released.recv();
+                    // Until the shard drops the revocation, or the source is dropped.
+                    while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
+                        released.recv_timeout(Duration::from_millis(100))
+                    {
+                        if self.stop.load(Ordering::Relaxed) {
+                            break;
+                        }
+                    }
                 }
             }
             // Only now: the shard has handled every message read before the revocation.
@@ -214,8 +277,8 @@ impl ConsumerContext for ShardContext {
 /// (in that thread, inside the callback) until the shard has stored and committed what it
 /// applied from the partitions it loses.
 pub struct KafkaSource {
-    // Declared first so that it is dropped before the consumer, whose close may call back.
     handoff: mpsc::Receiver<Result<Consumed, ProcessorError>>,
+    budget: Arc<ByteBudget>,
     consumer: Arc<BaseConsumer<ShardContext>>,
     stop: Arc<AtomicBool>,
     reader: Option<std::thread::JoinHandle<()>>,
@@ -246,25 +309,50 @@ impl KafkaSource {
         if !config.shard_id.is_empty() {
             client.set("group.instance.id", &config.shard_id);
         }
+        let max_poll_interval = client
+            .get("max.poll.interval.ms")
+            .and_then(|ms| ms.parse().ok())
+            .map_or(Duration::from_secs(300), Duration::from_millis);
         let (handoff, receiver) = mpsc::channel(HANDOFF);
         let stop = Arc::new(AtomicBool::new(false));
+        let budget = Arc::new(ByteBudget {
+            used: Mutex::new(0),
+            freed: Condvar::new(),
+            limit: config.max_batch_bytes.max(1),
+        });
         let context = ShardContext {
             handoff: handoff.clone(),
             stop: stop.clone(),
+            max_poll_interval,
             assigned: Mutex::default(),
         };
         let consumer: Arc<BaseConsumer<ShardContext>> =
             Arc::new(client.create_with_context(context)?);
         consumer.subscribe(&[&kafka.topics.events_raw, &kafka.topics.replay_chunks])?;
-        let reader = {
-            let (consumer, stop) = (consumer.clone(), stop.clone());
+        let spawned = {
+            let (consumer, stop, budget) = (consumer.clone(), stop.clone(), budget.clone());
             std::thread::Builder::new()
                 .name("shard-consumer".into())
-                .spawn(move || read(&consumer, &handoff, &stop))
-                .map_err(|e| ProcessorError::Common(gosight_common::Error::Io(e)))?
+                .spawn(move || {
+                    let run =
+                        std::panic::AssertUnwindSafe(|| read(&consumer, &handoff, &budget, &stop));
+                    if std::panic::catch_unwind(run).is_err() || !stop.load(Ordering::Relaxed) {
+                        // Not asked to stop: the shard must not wait for messages forever.
+                        let _ = handoff.try_send(Err(ProcessorError::ReaderStopped));
+                    }
+                })
+        };
+        let reader = match spawned {
+            Ok(reader) => reader,
+            Err(error) => {
+                // The consumer's close may call back into the context: let it through.
+                stop.store(true, Ordering::Relaxed);
+                return Err(ProcessorError::Common(gosight_common::Error::Io(error)));
+            }
         };
         Ok(Self {
             handoff: receiver,
+            budget,
             consumer,
             stop,
             reader: Some(reader),
@@ -274,11 +362,22 @@ impl KafkaSource {
 
 /// The reader thread: polls the consumer (which also runs its rebalance callbacks) and hands
 /// what it reads to the shard until the source is dropped.
-fn read(consumer: &BaseConsumer<ShardContext>, handoff: &Handoff, stop: &AtomicBool) {
+fn read(
+    consumer: &BaseConsumer<ShardContext>,
+    handoff: &Handoff,
+    budget: &ByteBudget,
+    stop: &AtomicBool,
+) {
     while !stop.load(Ordering::Relaxed) {
         let item = match consumer.poll(Duration::from_millis(100)) {
             None => continue,
-            Some(Ok(message)) => Ok(Consumed::Message(BusMessage::from_kafka(&message))),
+            Some(Ok(message)) => {
+                let message = BusMessage::from_kafka(&message);
+                if !budget.take(message.payload.len(), stop) {
+                    return;
+                }
+                Ok(Consumed::Message(message))
+            }
             Some(Err(error)) => Err(error.into()),
         };
         // Not a runtime thread, so it may block; the source closes the hand-off before it waits
@@ -293,9 +392,15 @@ impl Drop for KafkaSource {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
         // Refuse further hand-overs and let go of a revocation still queued, so the reader is
-        // not left waiting in a callback.
+        // not left waiting in a callback; a hand-over already under way is waited for.
         self.handoff.close();
-        while self.handoff.try_recv().is_ok() {}
+        loop {
+            match self.handoff.try_recv() {
+                Ok(_) => {}
+                Err(mpsc::error::TryRecvError::Empty) => std::thread::yield_now(),
+                Err(mpsc::error::TryRecvError::Disconnected) => break,
+            }
+        }
         if let Some(reader) = self.reader.take() {
             let _ = reader.join();
         }
@@ -305,10 +410,15 @@ impl Drop for KafkaSource {
 #[async_trait]
 impl ShardSource for KafkaSource {
     async fn recv(&mut self) -> Result<Consumed, ProcessorError> {
-        match self.handoff.recv().await {
-            Some(item) => item,
-            None => Err(ProcessorError::Stopped),
+        let item = self
+            .handoff
+            .recv()
+            .await
+            .unwrap_or(Err(ProcessorError::ReaderStopped));
+        if let Ok(Consumed::Message(message)) = &item {
+            self.budget.give(message.payload.len());
         }
+        item
     }
 
     /// Below the partition's high watermark as read on its first message after assignment; if
@@ -364,7 +474,7 @@ impl Committer for KafkaCommitter {
         let consumer = self.0.clone();
         let result = tokio::task::spawn_blocking(move || consumer.commit(&list, CommitMode::Sync))
             .await
-            .map_err(|_| ProcessorError::Stopped)?;
+            .map_err(|error| ProcessorError::Task(error.to_string()))?;
         // A commit refused because the group is rebalancing is not fatal: the rows are stored,
         // and the partition's new owner re-reads from the last commit; its copies fold by event
         // id and its sessions skip what their stored rows already count.

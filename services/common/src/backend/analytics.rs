@@ -24,6 +24,26 @@ pub use sqlite::SqliteAnalytics;
 /// one round trip, not one per thousand.
 pub const LOOKUP_BATCH: usize = 10_000;
 
+/// What finds an event in `events`: its ids, and its time (which narrows the search).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EventKey {
+    pub project_id: Uuid,
+    pub session_id: Uuid,
+    pub event_id: Uuid,
+    pub timestamp: OffsetDateTime,
+}
+
+impl From<&EventRow> for EventKey {
+    fn from(row: &EventRow) -> Self {
+        Self {
+            project_id: row.project_id,
+            session_id: row.session_id,
+            event_id: row.event_id,
+            timestamp: row.timestamp,
+        }
+    }
+}
+
 /// One row of the `events` table. `event_type` is the lower-case name of the proto's
 /// `EventType` without its prefix (`page_view`, `click`, ...); the materialized views rely on it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, clickhouse::Row)]
@@ -152,8 +172,8 @@ pub trait AnalyticsStore: Send + Sync {
     /// A session's events in time order, each event once however often it was inserted.
     async fn session_events(&self, project_id: Uuid, session_id: Uuid) -> Result<Vec<EventRow>>;
     /// Which of these events are stored, as (project, session, event) ids. Up to
-    /// [`LOOKUP_BATCH`] rows are one round trip.
-    async fn stored_event_ids(&self, rows: &[EventRow]) -> Result<Vec<(Uuid, Uuid, Uuid)>>;
+    /// [`LOOKUP_BATCH`] keys are one round trip.
+    async fn stored_event_ids(&self, keys: &[EventKey]) -> Result<Vec<(Uuid, Uuid, Uuid)>>;
     /// The newest row of each of these (project, session) pairs that has one. Up to
     /// [`LOOKUP_BATCH`] keys are one round trip.
     async fn session_rows(&self, keys: &[(Uuid, Uuid)]) -> Result<Vec<SessionRow>>;

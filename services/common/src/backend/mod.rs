@@ -23,7 +23,7 @@ pub mod sqlite_db;
 mod sqlite_metadata;
 
 pub use analytics::{
-    AnalyticsStore, ClickHouseStore, EventRow, InsightRow, ReplayChunkRow, SessionRow,
+    AnalyticsStore, ClickHouseStore, EventKey, EventRow, InsightRow, ReplayChunkRow, SessionRow,
     SqliteAnalytics,
 };
 pub use bus::{BusConsumer, BusMessage, BusRecord, Delivery, EventBus, KafkaBus, KafkaBusConsumer};

@@ -12,7 +12,7 @@ use futures::stream::BoxStream;
 use uuid::Uuid;
 
 use super::model::*;
-use super::{AnalyticsStore, EventRow, InsightRow, ReplayChunkRow, SessionRow};
+use super::{AnalyticsStore, EventKey, EventRow, InsightRow, ReplayChunkRow, SessionRow};
 use crate::clickhouse::ClickHouseConfig;
 use crate::error::Result;
 
@@ -289,7 +289,7 @@ impl AnalyticsStore for ClickHouseStore {
             .await?)
     }
 
-    async fn stored_event_ids(&self, rows: &[EventRow]) -> Result<Vec<(Uuid, Uuid, Uuid)>> {
+    async fn stored_event_ids(&self, rows: &[EventKey]) -> Result<Vec<(Uuid, Uuid, Uuid)>> {
         #[derive(Debug, serde::Deserialize, clickhouse::Row)]
         struct Stored {
             #[serde(with = "clickhouse::serde::uuid")]
@@ -302,7 +302,7 @@ impl AnalyticsStore for ClickHouseStore {
         if rows.is_empty() {
             return Ok(Vec::new());
         }
-        let ms = |row: &EventRow| (row.timestamp.unix_timestamp_nanos() / 1_000_000) as i64;
+        let ms = |row: &EventKey| (row.timestamp.unix_timestamp_nanos() / 1_000_000) as i64;
         let (from, to) = rows
             .iter()
             .map(ms)

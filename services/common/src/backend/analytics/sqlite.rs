@@ -19,7 +19,7 @@ use uuid::Uuid;
 mod rows;
 
 use super::model::*;
-use super::{AnalyticsStore, EventRow, InsightRow, ReplayChunkRow, SessionRow};
+use super::{AnalyticsStore, EventKey, EventRow, InsightRow, ReplayChunkRow, SessionRow};
 use crate::backend::sqlite_db::{Durability, SqliteDb};
 use crate::error::{Error, Result};
 use rows::*;
@@ -489,7 +489,7 @@ impl AnalyticsStore for SqliteAnalytics {
         .await
     }
 
-    async fn stored_event_ids(&self, rows: &[EventRow]) -> Result<Vec<(Uuid, Uuid, Uuid)>> {
+    async fn stored_event_ids(&self, rows: &[EventKey]) -> Result<Vec<(Uuid, Uuid, Uuid)>> {
         let keys: Vec<(Uuid, Uuid, Uuid)> = rows
             .iter()
             .map(|r| (r.project_id, r.session_id, r.event_id))

@@ -1,0 +1,245 @@
+//! A shard losing partitions, driven by a scripted source against the real ClickHouse: the
+//! rebalance is let go only once everything the shard applied from them is stored and committed,
+//! and what it read from them in the round under way is dropped uncommitted.
+//! (`tests/pipeline.rs` and the shard-count test run the same paths on the real broker.)
+
+#![allow(clippy::unwrap_used)]
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use gosight_common::backend::{AnalyticsStore, BusMessage, ClickHouseStore};
+use gosight_common::kafka::Topics;
+use gosight_common::testing::Engines;
+use gosight_processor::source::{Committer, Consumed, Revocation, ShardSource};
+use gosight_processor::{ProcessorConfig, ProcessorError, Shard};
+use gosight_proto::event::Payload;
+use gosight_proto::*;
+use prost::Message as _;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+type Offsets = HashMap<(String, i32), i64>;
+
+/// Hands the shard what the test sends it.
+struct Scripted {
+    rx: mpsc::UnboundedReceiver<Consumed>,
+    committer: Arc<SlowCommitter>,
+}
+
+#[async_trait]
+impl ShardSource for Scripted {
+    async fn recv(&mut self) -> Result<Consumed, ProcessorError> {
+        match self.rx.recv().await {
+            Some(consumed) => Ok(consumed),
+            None => std::future::pending().await,
+        }
+    }
+
+    fn maybe_seen(&self, _: &str, _: i32, _: i64) -> bool {
+        false
+    }
+
+    fn committer(&self) -> Arc<dyn Committer> {
+        self.committer.clone()
+    }
+}
+
+/// Records commits, each taking `delay`; says when one starts.
+struct SlowCommitter {
+    delay: Duration,
+    started: mpsc::UnboundedSender<Offsets>,
+    done: Mutex<Vec<Offsets>>,
+}
+
+#[async_trait]
+impl Committer for SlowCommitter {
+    async fn commit(&self, offsets: &Offsets) -> Result<(), ProcessorError> {
+        let _ = self.started.send(offsets.clone());
+        tokio::time::sleep(self.delay).await;
+        self.done.lock().unwrap().push(offsets.clone());
+        Ok(())
+    }
+}
+
+impl SlowCommitter {
+    /// The highest offset committed for `partition` of `topic`.
+    fn committed(&self, topic: &str, partition: i32) -> Option<i64> {
+        let done = self.done.lock().unwrap();
+        done.iter()
+            .filter_map(|o| o.get(&(topic.to_string(), partition)).copied())
+            .max()
+    }
+}
+
+fn click(project: Uuid, session: Uuid) -> (Uuid, Bytes) {
+    let event_id = Uuid::new_v4();
+    let at = (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64;
+    let envelope = EventEnvelope {
+        project_id: project.to_string(),
+        session: Some(SessionMeta {
+            session_id: session.to_string(),
+            ..Default::default()
+        }),
+        received_at: Some(Timestamp { unix_ms: at }),
+        event: Some(Event {
+            event_id: event_id.to_string(),
+            r#type: EventType::Click as i32,
+            timestamp: Some(Timestamp { unix_ms: at }),
+            page: Some(Page {
+                url: "https://shop.example/cart".into(),
+                path: "/cart".into(),
+                ..Default::default()
+            }),
+            sequence: 0,
+            payload: Some(Payload::Click(ClickPayload {
+                x: 10,
+                y: 10,
+                ..Default::default()
+            })),
+        }),
+        ..Default::default()
+    };
+    (event_id, Bytes::from(envelope.encode_to_vec()))
+}
+
+fn message(topic: &str, partition: i32, offset: i64, payload: Bytes) -> Consumed {
+    Consumed::Message(BusMessage {
+        topic: topic.into(),
+        partition,
+        offset,
+        key: None,
+        payload,
+        headers: Vec::new(),
+    })
+}
+
+/// Waits (off the runtime) until the revocation is let go; returns when that was.
+async fn released(wake: std::sync::mpsc::Receiver<()>) -> Instant {
+    tokio::task::spawn_blocking(move || {
+        let _ = wake.recv_timeout(Duration::from_secs(30));
+        Instant::now()
+    })
+    .await
+    .unwrap()
+}
+
+async fn event_count(store: &ClickHouseStore, project: Uuid, session: Uuid) -> u32 {
+    store
+        .session_rows(&[(project, session)])
+        .await
+        .unwrap()
+        .first()
+        .map_or(0, |row| row.event_count)
+}
+
+#[actix_rt::test]
+async fn a_revocation_waits_for_the_round_being_stored_and_drops_the_round_under_way() {
+    let engines = Engines::from_env();
+    let clickhouse = engines.migrated_clickhouse().await.unwrap();
+    let store = Arc::new(ClickHouseStore::new(&clickhouse));
+    let topics = Topics::default();
+    let topic = topics.events_raw.clone();
+    let (tx, rx) = mpsc::unbounded_channel();
+    let (started_tx, mut started) = mpsc::unbounded_channel();
+    let committer = Arc::new(SlowCommitter {
+        delay: Duration::from_millis(1500),
+        started: started_tx,
+        done: Mutex::default(),
+    });
+    let stop = CancellationToken::new();
+    let config = ProcessorConfig {
+        flush_interval_ms: 300,
+        ..Default::default()
+    };
+    let shard = Shard::new(
+        config,
+        topics,
+        Box::new(Scripted {
+            rx,
+            committer: committer.clone(),
+        }),
+        store.clone(),
+        None,
+        None,
+        None,
+        stop.clone(),
+    )
+    .unwrap();
+    let running = actix::spawn(shard.run());
+    let project = Uuid::new_v4();
+    let (kept, dropped) = (Uuid::new_v4(), Uuid::new_v4());
+
+    // Partition 1: three clicks, then a revocation while their round is being stored (its
+    // commit takes 1.5 s). The rebalance must wait until rows and commit are done.
+    for offset in 0..3 {
+        tx.send(message(&topic, 1, offset, click(project, kept).1))
+            .unwrap();
+    }
+    let first = started.recv().await.unwrap();
+    assert_eq!(first.get(&(topic.clone(), 1)), Some(&2));
+    let (revocation, wake) = Revocation::new(
+        vec![(topic.clone(), 1)],
+        Instant::now() + Duration::from_secs(60),
+    );
+    let revoked_at = Instant::now();
+    tx.send(Consumed::Revoked(revocation)).unwrap();
+    let released_at = released(wake).await;
+    assert!(
+        released_at - revoked_at >= Duration::from_millis(1000),
+        "let go only after the commit in flight finished"
+    );
+    assert_eq!(
+        committer.committed(&topic, 1),
+        Some(2),
+        "committed before the release"
+    );
+    assert_eq!(
+        event_count(&store, project, kept).await,
+        3,
+        "stored before the release"
+    );
+
+    // Partition 2: a click read in the round under way when the partition is revoked is
+    // dropped: not stored, not committed (its new owner reads it).
+    tx.send(message(&topic, 2, 0, click(project, dropped).1))
+        .unwrap();
+    let (revocation, wake) = Revocation::new(
+        vec![(topic.clone(), 2)],
+        Instant::now() + Duration::from_secs(60),
+    );
+    tx.send(Consumed::Revoked(revocation)).unwrap();
+    released(wake).await;
+    // Partition 3 goes on: once its click is stored, the dropped one would have been too.
+    let (stored_id, payload) = click(project, kept);
+    tx.send(message(&topic, 3, 0, payload)).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while committer.committed(&topic, 3).is_none() {
+        assert!(Instant::now() < deadline, "partition 3 was never committed");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        committer.committed(&topic, 2),
+        None,
+        "the dropped click is not committed"
+    );
+    assert_eq!(event_count(&store, project, dropped).await, 0);
+    assert!(
+        store
+            .session_events(project, dropped)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let events = store.session_events(project, kept).await.unwrap();
+    assert_eq!(events.len(), 4);
+    assert!(events.iter().any(|e| e.event_id == stored_id));
+
+    stop.cancel();
+    running.await.unwrap().unwrap();
+    engines.drop_clickhouse_database(&clickhouse).await.unwrap();
+}
