@@ -109,6 +109,11 @@ pub struct Shard {
     thresholds: ProjectThresholds,
     panics: PanicLog,
     stop: CancellationToken,
+    writers_stop: CancellationToken,
+    /// The deadline of the revocation being handled.
+    revoking: Option<Instant>,
+    /// The source's reader ended unasked: the shard stores what it holds and stops with an error.
+    reader_stopped: bool,
 }
 
 /// One consumed message, decoded; an event says whether an earlier owner may have stored it.
@@ -197,6 +202,25 @@ fn drop_revoked(
         Item::Replay(_, partition, _) => !gone_replay.contains(partition),
     });
     sessions.retain(|_, live| !gone.contains(&live.partition));
+}
+
+/// The deadline of a rebalance waiting for the shard: the revocation being handled, or one the
+/// source has not handed over yet.
+fn deadline(revoking: Option<Instant>, source: &dyn ShardSource) -> Option<Instant> {
+    match (revoking, source.deadline()) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// Completes once such a deadline has passed.
+async fn past_deadline(revoking: Option<Instant>, source: &dyn ShardSource) {
+    loop {
+        if deadline(revoking, source).is_some_and(|d| Instant::now() >= d) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 fn record_phase(phase: &'static str, started: Instant) {
@@ -372,11 +396,14 @@ impl Shard {
         stop: CancellationToken,
     ) -> Result<Self, ProcessorError> {
         let rows = config.max_batch_rows;
+        // Also cancelled when a rebalance gives up on the shard: no insert is retried after.
+        let writers_stop = stop.child_token();
+        let (s, w) = (&store, &writers_stop);
         let sink = Arc::new(Sink {
-            events: TableWriter::new(store.clone(), "events", rows, stop.clone()).start(),
-            insights: TableWriter::new(store.clone(), "insights", rows, stop.clone()).start(),
-            replay: TableWriter::new(store.clone(), "replay_chunks", rows, stop.clone()).start(),
-            sessions: TableWriter::new(store.clone(), "sessions", rows, stop.clone()).start(),
+            events: TableWriter::new(s.clone(), "events", rows, w.clone()).start(),
+            insights: TableWriter::new(s.clone(), "insights", rows, w.clone()).start(),
+            replay: TableWriter::new(s.clone(), "replay_chunks", rows, w.clone()).start(),
+            sessions: TableWriter::new(s.clone(), "sessions", rows, w.clone()).start(),
             insights_topic: topics.insights.clone(),
             insights_bus,
             live,
@@ -397,6 +424,9 @@ impl Shard {
             sessions: HashMap::new(),
             panics: PanicLog::default(),
             stop,
+            writers_stop,
+            revoking: None,
+            reader_stopped: false,
         })
     }
 
@@ -421,6 +451,9 @@ impl Shard {
                 // A dynamic member leaves the group on close and its partitions move at once. A
                 // static member (shard_id set) keeps them until the broker's session timeout, so
                 // a restart within it gets them back without a rebalance.
+                if self.reader_stopped {
+                    return Err(ProcessorError::ReaderStopped);
+                }
                 tracing::info!("shard stopped");
                 return Ok(());
             }
@@ -454,11 +487,9 @@ impl Shard {
                     // go; what this round read from them is dropped (the new owner reads it).
                     // Past the group's patience the shard stops instead: a late write could land
                     // after the new owner loaded a session's row.
-                    let deadline = tokio::time::Instant::from_std(revocation.deadline);
-                    match tokio::time::timeout_at(deadline, self.store_everything()).await {
-                        Ok(stored) => stored?,
-                        Err(_) => return Err(ProcessorError::RebalanceTimeout),
-                    }
+                    self.revoking = Some(revocation.deadline);
+                    self.store_everything().await?;
+                    self.revoking = None;
                     drop_revoked(
                         &revocation.partitions,
                         &self.topics,
@@ -471,7 +502,12 @@ impl Shard {
                     drop(revocation);
                     continue;
                 }
-                Err(error @ ProcessorError::ReaderStopped) => return Err(error),
+                Err(ProcessorError::ReaderStopped) => {
+                    // Stored what this shard holds, then out with the error.
+                    self.reader_stopped = true;
+                    stopping = true;
+                    break;
+                }
                 Err(error) => {
                     tracing::warn!(%error, "consume failed");
                     continue;
@@ -690,6 +726,10 @@ impl Shard {
         offsets: HashMap<(String, i32), i64>,
     ) -> Result<(), ProcessorError> {
         self.finish_storing().await?;
+        if deadline(self.revoking, self.source.as_ref()).is_some_and(|d| Instant::now() >= d) {
+            self.writers_stop.cancel();
+            return Err(ProcessorError::RebalanceTimeout);
+        }
         let mut output = output;
         output.follow(std::mem::take(&mut self.pending));
         self.ending = std::mem::take(&mut self.pending_ends);
@@ -705,11 +745,24 @@ impl Shard {
 
     /// Waits until the round being stored (if any) is stored and committed.
     async fn finish_storing(&mut self) -> Result<(), ProcessorError> {
-        let Some(storing) = self.storing.take() else {
+        let Some(storing) = self.storing.as_mut() else {
             return Ok(());
         };
         let started = Instant::now();
-        let result = storing.await;
+        let deadline = (self.revoking, self.source.as_ref());
+        let result = tokio::select! {
+            result = storing => Some(result),
+            () = past_deadline(deadline.0, deadline.1) => None,
+        };
+        let Some(result) = result else {
+            // The group stops waiting: nothing of this shard's may be written after.
+            self.writers_stop.cancel();
+            if let Some(storing) = self.storing.take() {
+                storing.abort();
+            }
+            return Err(ProcessorError::RebalanceTimeout);
+        };
+        self.storing = None;
         record_phase("wait", started);
         self.ending.clear();
         match result {

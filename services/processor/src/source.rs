@@ -44,6 +44,9 @@ pub struct Revocation {
     _release: std::sync::mpsc::SyncSender<()>,
 }
 
+/// The deadline of the rebalance waiting for the shard, if one is.
+type SharedDeadline = Arc<Mutex<Option<Instant>>>;
+
 impl Revocation {
     /// A revocation of `partitions`, and what wakes (with a disconnection) once it is dropped.
     pub fn new(
@@ -78,6 +81,11 @@ pub trait ShardSource: Send {
     /// What commits this source's offsets. The shard hands it to the round being stored while
     /// it reads the next one.
     fn committer(&self) -> Arc<dyn Committer>;
+    /// While a rebalance waits for this shard (a revocation handed over or still queued), when
+    /// the group stops waiting: the shard must not store anything past it.
+    fn deadline(&self) -> Option<Instant> {
+        None
+    }
 }
 
 #[async_trait]
@@ -212,6 +220,8 @@ pub struct ShardContext {
     stop: Arc<AtomicBool>,
     /// How long the group waits for a member in a rebalance.
     max_poll_interval: Duration,
+    /// Set while a revocation waits for the shard.
+    deadline: SharedDeadline,
     assigned: Mutex<HashMap<(String, i32), Option<i64>>>,
 }
 
@@ -224,7 +234,7 @@ impl std::fmt::Debug for ShardContext {
 impl ClientContext for ShardContext {}
 
 impl ConsumerContext for ShardContext {
-    fn pre_rebalance(&self, _: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+    fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         if let Rebalance::Revoke(list) = rebalance {
             let partitions: Vec<(String, i32)> = list
                 .elements()
@@ -233,10 +243,16 @@ impl ConsumerContext for ShardContext {
                 .collect();
             tracing::info!(partitions = partitions.len(), "partitions revoked");
             if !partitions.is_empty() {
-                let (revocation, released) = Revocation::new(
-                    partitions.clone(),
-                    Instant::now() + self.max_poll_interval.mul_f64(0.9),
-                );
+                // Lost (the group gave up on this member, e.g. while it could not poll): the
+                // partitions may be someone else's already, so nothing more may be stored.
+                let deadline = if consumer.assignment_lost() {
+                    tracing::warn!("assignment lost");
+                    Instant::now()
+                } else {
+                    Instant::now() + self.max_poll_interval.mul_f64(0.9)
+                };
+                let (revocation, released) = Revocation::new(partitions.clone(), deadline);
+                *self.deadline.lock().unwrap_or_else(|p| p.into_inner()) = Some(deadline);
                 if hand_over(&self.handoff, &self.stop, Ok(Consumed::Revoked(revocation))) {
                     // Until the shard drops the revocation, or the source is dropped.
                     while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
@@ -247,6 +263,7 @@ impl ConsumerContext for ShardContext {
                         }
                     }
                 }
+                *self.deadline.lock().unwrap_or_else(|p| p.into_inner()) = None;
             }
             // Only now: the shard has handled every message read before the revocation.
             let mut assigned = self.assigned.lock().unwrap_or_else(|p| p.into_inner());
@@ -278,6 +295,7 @@ impl ConsumerContext for ShardContext {
 /// applied from the partitions it loses.
 pub struct KafkaSource {
     handoff: mpsc::Receiver<Result<Consumed, ProcessorError>>,
+    deadline: SharedDeadline,
     budget: Arc<ByteBudget>,
     consumer: Arc<BaseConsumer<ShardContext>>,
     stop: Arc<AtomicBool>,
@@ -320,10 +338,12 @@ impl KafkaSource {
             freed: Condvar::new(),
             limit: config.max_batch_bytes.max(1),
         });
+        let deadline = SharedDeadline::default();
         let context = ShardContext {
             handoff: handoff.clone(),
             stop: stop.clone(),
             max_poll_interval,
+            deadline: deadline.clone(),
             assigned: Mutex::default(),
         };
         let consumer: Arc<BaseConsumer<ShardContext>> =
@@ -338,7 +358,7 @@ impl KafkaSource {
                         std::panic::AssertUnwindSafe(|| read(&consumer, &handoff, &budget, &stop));
                     if std::panic::catch_unwind(run).is_err() || !stop.load(Ordering::Relaxed) {
                         // Not asked to stop: the shard must not wait for messages forever.
-                        let _ = handoff.try_send(Err(ProcessorError::ReaderStopped));
+                        let _ = handoff.blocking_send(Err(ProcessorError::ReaderStopped));
                     }
                 })
         };
@@ -352,6 +372,7 @@ impl KafkaSource {
         };
         Ok(Self {
             handoff: receiver,
+            deadline,
             budget,
             consumer,
             stop,
@@ -458,6 +479,10 @@ impl ShardSource for KafkaSource {
 
     fn committer(&self) -> Arc<dyn Committer> {
         Arc::new(KafkaCommitter(self.consumer.clone()))
+    }
+
+    fn deadline(&self) -> Option<Instant> {
+        *self.deadline.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 

@@ -137,32 +137,46 @@ async fn event_count(store: &ClickHouseStore, project: Uuid, session: Uuid) -> u
         .map_or(0, |row| row.event_count)
 }
 
-#[actix_rt::test]
-async fn a_revocation_waits_for_the_round_being_stored_and_drops_the_round_under_way() {
+struct Harness {
+    engines: Engines,
+    clickhouse: gosight_common::clickhouse::ClickHouseConfig,
+    store: Arc<ClickHouseStore>,
+    topic: String,
+    tx: mpsc::UnboundedSender<Consumed>,
+    started: mpsc::UnboundedReceiver<Offsets>,
+    committer: Arc<SlowCommitter>,
+    stop: CancellationToken,
+    running: tokio::task::JoinHandle<Result<(), ProcessorError>>,
+}
+
+/// A shard on a scripted source and the real ClickHouse; each commit takes `commit_delay`.
+async fn harness(commit_delay: Duration, session_timeout_secs: u64) -> Harness {
     let engines = Engines::from_env();
     let clickhouse = engines.migrated_clickhouse().await.unwrap();
     let store = Arc::new(ClickHouseStore::new(&clickhouse));
     let topics = Topics::default();
     let topic = topics.events_raw.clone();
     let (tx, rx) = mpsc::unbounded_channel();
-    let (started_tx, mut started) = mpsc::unbounded_channel();
+    let (started_tx, started) = mpsc::unbounded_channel();
     let committer = Arc::new(SlowCommitter {
-        delay: Duration::from_millis(1500),
+        delay: commit_delay,
         started: started_tx,
         done: Mutex::default(),
     });
     let stop = CancellationToken::new();
     let config = ProcessorConfig {
         flush_interval_ms: 300,
+        session_timeout_secs,
         ..Default::default()
+    };
+    let source = Scripted {
+        rx,
+        committer: committer.clone(),
     };
     let shard = Shard::new(
         config,
         topics,
-        Box::new(Scripted {
-            rx,
-            committer: committer.clone(),
-        }),
+        Box::new(source),
         store.clone(),
         None,
         None,
@@ -170,14 +184,43 @@ async fn a_revocation_waits_for_the_round_being_stored_and_drops_the_round_under
         stop.clone(),
     )
     .unwrap();
-    let running = actix::spawn(shard.run());
+    Harness {
+        engines,
+        clickhouse,
+        store,
+        topic,
+        tx,
+        started,
+        committer,
+        stop,
+        running: actix::spawn(shard.run()),
+    }
+}
+
+impl Harness {
+    async fn cleanup(self) -> Result<(), ProcessorError> {
+        self.stop.cancel();
+        let result = self.running.await.unwrap();
+        self.engines
+            .drop_clickhouse_database(&self.clickhouse)
+            .await
+            .unwrap();
+        result
+    }
+}
+
+#[actix_rt::test]
+async fn a_revocation_waits_for_the_round_being_stored_and_drops_the_round_under_way() {
+    let h = harness(Duration::from_millis(1500), 1800).await;
+    let (store, topic, tx, committer) = (&h.store, &h.topic, &h.tx, &h.committer);
+    let mut started = h.started;
     let project = Uuid::new_v4();
     let (kept, dropped) = (Uuid::new_v4(), Uuid::new_v4());
 
     // Partition 1: three clicks, then a revocation while their round is being stored (its
     // commit takes 1.5 s). The rebalance must wait until rows and commit are done.
     for offset in 0..3 {
-        tx.send(message(&topic, 1, offset, click(project, kept).1))
+        tx.send(message(topic, 1, offset, click(project, kept).1))
             .unwrap();
     }
     let first = started.recv().await.unwrap();
@@ -194,19 +237,19 @@ async fn a_revocation_waits_for_the_round_being_stored_and_drops_the_round_under
         "let go only after the commit in flight finished"
     );
     assert_eq!(
-        committer.committed(&topic, 1),
+        committer.committed(topic, 1),
         Some(2),
         "committed before the release"
     );
     assert_eq!(
-        event_count(&store, project, kept).await,
+        event_count(store, project, kept).await,
         3,
         "stored before the release"
     );
 
     // Partition 2: a click read in the round under way when the partition is revoked is
     // dropped: not stored, not committed (its new owner reads it).
-    tx.send(message(&topic, 2, 0, click(project, dropped).1))
+    tx.send(message(topic, 2, 0, click(project, dropped).1))
         .unwrap();
     let (revocation, wake) = Revocation::new(
         vec![(topic.clone(), 2)],
@@ -216,18 +259,18 @@ async fn a_revocation_waits_for_the_round_being_stored_and_drops_the_round_under
     released(wake).await;
     // Partition 3 goes on: once its click is stored, the dropped one would have been too.
     let (stored_id, payload) = click(project, kept);
-    tx.send(message(&topic, 3, 0, payload)).unwrap();
+    tx.send(message(topic, 3, 0, payload)).unwrap();
     let deadline = Instant::now() + Duration::from_secs(30);
-    while committer.committed(&topic, 3).is_none() {
+    while committer.committed(topic, 3).is_none() {
         assert!(Instant::now() < deadline, "partition 3 was never committed");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert_eq!(
-        committer.committed(&topic, 2),
+        committer.committed(topic, 2),
         None,
         "the dropped click is not committed"
     );
-    assert_eq!(event_count(&store, project, dropped).await, 0);
+    assert_eq!(event_count(store, project, dropped).await, 0);
     assert!(
         store
             .session_events(project, dropped)
@@ -239,7 +282,77 @@ async fn a_revocation_waits_for_the_round_being_stored_and_drops_the_round_under
     assert_eq!(events.len(), 4);
     assert!(events.iter().any(|e| e.event_id == stored_id));
 
-    stop.cancel();
-    running.await.unwrap().unwrap();
-    engines.drop_clickhouse_database(&clickhouse).await.unwrap();
+    let h = Harness { started, ..h };
+    h.cleanup().await.unwrap();
+}
+
+#[actix_rt::test]
+async fn a_rebalance_that_gives_up_stops_the_shard_before_anything_else_is_stored() {
+    let h = harness(Duration::from_secs(3), 1800).await;
+    let mut started = h.started;
+    let project = Uuid::new_v4();
+    let session = Uuid::new_v4();
+    h.tx.send(message(&h.topic, 1, 0, click(project, session).1))
+        .unwrap();
+    started.recv().await.unwrap();
+    // The group waits half a second; the commit in flight takes three.
+    let (revocation, _wake) = Revocation::new(
+        vec![(h.topic.clone(), 1)],
+        Instant::now() + Duration::from_millis(500),
+    );
+    h.tx.send(Consumed::Revoked(revocation)).unwrap();
+    let result = tokio::time::timeout(Duration::from_secs(10), h.running)
+        .await
+        .expect("the shard stops")
+        .unwrap();
+    assert!(
+        matches!(result, Err(ProcessorError::RebalanceTimeout)),
+        "{result:?}"
+    );
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(
+        h.committer.committed(&h.topic, 1),
+        None,
+        "the commit in flight was abandoned"
+    );
+    h.engines
+        .drop_clickhouse_database(&h.clickhouse)
+        .await
+        .unwrap();
+}
+
+#[actix_rt::test]
+async fn a_session_seen_again_after_it_ended_resumes_from_its_final_row() {
+    let h = harness(Duration::ZERO, 1).await;
+    let (project, session) = (Uuid::new_v4(), Uuid::new_v4());
+    h.tx.send(message(&h.topic, 1, 0, click(project, session).1))
+        .unwrap();
+    // Idle past the one-second timeout: the final row (inactive) is stored.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let ended = loop {
+        let rows = h.store.session_rows(&[(project, session)]).await.unwrap();
+        if let Some(row) = rows.into_iter().find(|r| !r.is_active) {
+            break row;
+        }
+        assert!(Instant::now() < deadline, "the session never ended");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(ended.event_count, 1);
+    h.tx.send(message(&h.topic, 1, 1, click(project, session).1))
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let resumed = loop {
+        let rows = h.store.session_rows(&[(project, session)]).await.unwrap();
+        if let Some(row) = rows.into_iter().find(|r| r.event_count == 2) {
+            break row;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the second click was never counted"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(resumed.version > ended.version, "the newer row wins");
+    assert_eq!(resumed.started_at, ended.started_at);
+    h.cleanup().await.unwrap();
 }
