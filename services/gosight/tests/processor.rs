@@ -60,6 +60,11 @@ impl Drop for Proc {
 
 /// `shard`: a static member id, or `dynamic-N` for a member without one.
 fn processor(s: &Setup, shard: &str) -> Proc {
+    processor_with(s, shard, &[])
+}
+
+/// The same with extra arguments (e.g. `--config FILE`).
+fn processor_with(s: &Setup, shard: &str, args: &[&str]) -> Proc {
     let log = std::fs::File::create(s.logs.join(format!("{shard}.log"))).unwrap();
     let shard_id = if shard.starts_with("dynamic") {
         ""
@@ -68,6 +73,7 @@ fn processor(s: &Setup, shard: &str) -> Proc {
     };
     let t = &s.kafka.topics;
     Command::new(env!("CARGO_BIN_EXE_gosight"))
+        .args(args)
         .arg("processor")
         .env_clear()
         .env("KAFKA_BROKERS", &s.kafka.brokers)
@@ -346,6 +352,8 @@ impl PrivateClickHouse {
 
 #[tokio::test]
 async fn clickhouse_down_for_30_s_loses_nothing() {
+    // Longer than the consumer group waits for a member that does not poll: the shard keeps
+    // polling (its partitions paused) while it waits, so it stays in the group.
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -369,7 +377,13 @@ async fn clickhouse_down_for_30_s_loses_nothing() {
     let bus = KafkaBus::new(&s.kafka).unwrap();
     let sessions: Vec<Uuid> = (0..20).map(|_| Uuid::new_v4()).collect();
     let mut sent = HashMap::new();
-    let mut child = processor(&s, "shard-0");
+    let config = s.logs.join("gosight.yaml");
+    std::fs::write(
+        &config,
+        "kafka:\n  librdkafka:\n    max.poll.interval.ms: \"12000\"\n",
+    )
+    .unwrap();
+    let mut child = processor_with(&s, "shard-0", &["--config", config.to_str().unwrap()]);
     for round in 0..5 {
         produce(&bus, &s, &sessions, round, &mut sent).await;
     }

@@ -7,8 +7,10 @@
 //! once per assignment); standalone mode has its own on the embedded bus.
 
 use std::collections::HashMap;
+use std::collections::VecDeque;
+use std::sync::atomic::AtomicU64;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
@@ -152,29 +154,21 @@ impl<C: BusConsumer + 'static> Committer for BusCommitter<C> {
 /// are bounded too ([`ByteBudget`]).
 const HANDOFF: usize = 256;
 
-/// Bytes of messages handed over and not yet taken by the shard. The reader waits while taking
-/// more would pass `limit` (a single message always passes), so the hand-off holds about one
-/// round's bytes besides the rounds the shard holds.
+/// Bytes of messages handed over and not yet taken by the shard. The reader hands a message over
+/// only while they stay within `limit` (a single message always passes), so the hand-off holds
+/// about one round's bytes besides the rounds the shard holds.
 #[derive(Debug)]
 struct ByteBudget {
     used: Mutex<usize>,
-    freed: Condvar,
     limit: usize,
 }
 
 impl ByteBudget {
-    /// Waits for room for `bytes`; false if the source is stopping.
-    fn take(&self, bytes: usize, stop: &AtomicBool) -> bool {
+    /// Takes room for `bytes` if there is some.
+    fn try_take(&self, bytes: usize) -> bool {
         let mut used = self.used.lock().unwrap_or_else(|p| p.into_inner());
-        while *used > 0 && *used + bytes > self.limit {
-            if stop.load(Ordering::Relaxed) {
-                return false;
-            }
-            used = self
-                .freed
-                .wait_timeout(used, Duration::from_millis(100))
-                .unwrap_or_else(|p| p.into_inner())
-                .0;
+        if *used > 0 && *used + bytes > self.limit {
+            return false;
         }
         *used += bytes;
         true
@@ -183,7 +177,6 @@ impl ByteBudget {
     fn give(&self, bytes: usize) {
         let mut used = self.used.lock().unwrap_or_else(|p| p.into_inner());
         *used = used.saturating_sub(bytes);
-        self.freed.notify_one();
     }
 }
 
@@ -222,6 +215,10 @@ pub struct ShardContext {
     max_poll_interval: Duration,
     /// Set while a revocation waits for the shard.
     deadline: SharedDeadline,
+    /// Counts rebalance callbacks, so the reader notices one happened during a poll.
+    rebalances: AtomicU64,
+    /// The partitions of the latest revocation.
+    last_revoked: Mutex<Vec<(String, i32)>>,
     assigned: Mutex<HashMap<(String, i32), Option<i64>>>,
 }
 
@@ -270,6 +267,8 @@ impl ConsumerContext for ShardContext {
             for key in &partitions {
                 assigned.remove(key);
             }
+            *self.last_revoked.lock().unwrap_or_else(|p| p.into_inner()) = partitions;
+            self.rebalances.fetch_add(1, Ordering::Relaxed);
         }
     }
 
@@ -281,6 +280,7 @@ impl ConsumerContext for ShardContext {
                     .entry((element.topic().to_string(), element.partition()))
                     .or_insert(None);
             }
+            self.rebalances.fetch_add(1, Ordering::Relaxed);
         }
     }
 }
@@ -335,7 +335,6 @@ impl KafkaSource {
         let stop = Arc::new(AtomicBool::new(false));
         let budget = Arc::new(ByteBudget {
             used: Mutex::new(0),
-            freed: Condvar::new(),
             limit: config.max_batch_bytes.max(1),
         });
         let deadline = SharedDeadline::default();
@@ -344,6 +343,8 @@ impl KafkaSource {
             stop: stop.clone(),
             max_poll_interval,
             deadline: deadline.clone(),
+            rebalances: AtomicU64::new(0),
+            last_revoked: Mutex::default(),
             assigned: Mutex::default(),
         };
         let consumer: Arc<BaseConsumer<ShardContext>> =
@@ -382,29 +383,63 @@ impl KafkaSource {
 }
 
 /// The reader thread: polls the consumer (which also runs its rebalance callbacks) and hands
-/// what it reads to the shard until the source is dropped.
+/// what it reads to the shard, in order, until the source is dropped. While the shard has no room
+/// (the hand-off is full, in messages or in bytes) the assignment is paused and polling goes on,
+/// so the member stays in the group however long the shard is held up (e.g. by ClickHouse being
+/// down) and rebalances are still served.
 fn read(
     consumer: &BaseConsumer<ShardContext>,
     handoff: &Handoff,
     budget: &ByteBudget,
     stop: &AtomicBool,
 ) {
+    let context = consumer.context();
+    let mut held: VecDeque<BusMessage> = VecDeque::new();
+    let mut paused = false;
+    let mut rebalances = context.rebalances.load(Ordering::Relaxed);
     while !stop.load(Ordering::Relaxed) {
-        let item = match consumer.poll(Duration::from_millis(100)) {
-            None => continue,
-            Some(Ok(message)) => {
-                let message = BusMessage::from_kafka(&message);
-                if !budget.take(message.payload.len(), stop) {
-                    return;
-                }
-                Ok(Consumed::Message(message))
+        while let Some(message) = held.pop_front() {
+            let bytes = message.payload.len();
+            if handoff.capacity() == 0 || !budget.try_take(bytes) {
+                held.push_front(message);
+                break;
             }
-            Some(Err(error)) => Err(error.into()),
-        };
-        // Not a runtime thread, so it may block; the source closes the hand-off before it waits
-        // for this thread.
-        if handoff.blocking_send(item).is_err() {
-            return;
+            // Only this thread hands over, so the room just seen is still there.
+            if handoff.try_send(Ok(Consumed::Message(message))).is_err() {
+                return;
+            }
+        }
+        let full = !held.is_empty();
+        let rebalanced = context.rebalances.load(Ordering::Relaxed) != rebalances;
+        if full != paused || (full && rebalanced) {
+            if let Ok(assignment) = consumer.assignment() {
+                let result = if full {
+                    consumer.pause(&assignment)
+                } else {
+                    consumer.resume(&assignment)
+                };
+                if let Err(error) = result {
+                    tracing::warn!(%error, paused = full, "cannot pause or resume consumption");
+                }
+            }
+            paused = full;
+        }
+        rebalances = context.rebalances.load(Ordering::Relaxed);
+        let polled = consumer.poll(Duration::from_millis(if full { 10 } else { 100 }));
+        if context.rebalances.load(Ordering::Relaxed) != rebalances {
+            // Held messages of revoked partitions never reached the shard and are not committed:
+            // their partitions' next owner reads them (this shard too, from the committed offset).
+            let revoked = context
+                .last_revoked
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone();
+            held.retain(|m| !revoked.contains(&(m.topic.clone(), m.partition)));
+        }
+        match polled {
+            None => {}
+            Some(Ok(message)) => held.push_back(BusMessage::from_kafka(&message)),
+            Some(Err(error)) => tracing::warn!(%error, "consume failed"),
         }
     }
 }
