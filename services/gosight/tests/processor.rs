@@ -149,16 +149,18 @@ async fn produce(
     sent: &mut HashMap<Uuid, u32>,
 ) {
     for session in sessions {
-        let envelope = click(s.project, *session, round);
-        bus.publish(BusRecord {
-            topic: s.kafka.topics.events_raw.clone(),
-            key: format!("{}:{session}", s.project),
-            payload: Bytes::from(envelope.encode_to_vec()),
-            headers: vec![],
-        })
-        .await
-        .unwrap();
+        bus.publish(record(s, *session, round)).await.unwrap();
         *sent.entry(*session).or_default() += 1;
+    }
+}
+
+/// A session's click of `round`, as the ingest publishes it.
+fn record(s: &Setup, session: Uuid, round: u64) -> BusRecord {
+    BusRecord {
+        topic: s.kafka.topics.events_raw.clone(),
+        key: format!("{}:{session}", s.project),
+        payload: Bytes::from(click(s.project, session, round).encode_to_vec()),
+        headers: vec![],
     }
 }
 
@@ -311,6 +313,32 @@ async fn two_then_three_then_two_shards_under_a_steady_stream() {
     for mut shard in shards {
         sigterm(&mut shard);
     }
+    cleanup(s).await;
+}
+
+#[tokio::test]
+async fn shards_joining_and_leaving_while_one_works_through_a_backlog_lose_nothing() {
+    let s = setup().await;
+    let bus = KafkaBus::new(&s.kafka).unwrap();
+    let sessions: Vec<Uuid> = (0..100).map(|_| Uuid::new_v4()).collect();
+    let mut sent = HashMap::new();
+    let mut records = Vec::new();
+    for round in 0..100 {
+        for session in &sessions {
+            records.push(record(&s, *session, round));
+            *sent.entry(*session).or_default() += 1;
+        }
+    }
+    bus.publish_all(records).await.unwrap();
+    // The first shard fills its hand-off at once and pauses its partitions while it catches up;
+    // the group rebalances under it twice.
+    let mut first = processor(&s, "dynamic-0");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let mut second = processor(&s, "dynamic-1");
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    sigterm(&mut second);
+    verify(&s, &sent).await;
+    sigterm(&mut first);
     cleanup(s).await;
 }
 

@@ -217,8 +217,8 @@ pub struct ShardContext {
     deadline: SharedDeadline,
     /// Counts rebalance callbacks, so the reader notices one happened during a poll.
     rebalances: AtomicU64,
-    /// The partitions of the latest revocation.
-    last_revoked: Mutex<Vec<(String, i32)>>,
+    /// Partitions revoked since the reader last looked.
+    revoked: Mutex<Vec<(String, i32)>>,
     assigned: Mutex<HashMap<(String, i32), Option<i64>>>,
 }
 
@@ -240,14 +240,13 @@ impl ConsumerContext for ShardContext {
                 .collect();
             tracing::info!(partitions = partitions.len(), "partitions revoked");
             if !partitions.is_empty() {
-                // Lost (the group gave up on this member, e.g. while it could not poll): the
-                // partitions may be someone else's already, so nothing more may be stored.
-                let deadline = if consumer.assignment_lost() {
+                // "Lost" is also what some brokers' ordinary rebalances look like to librdkafka;
+                // the shard stores and commits (a refused commit only means a re-read) as for
+                // any revocation.
+                if consumer.assignment_lost() {
                     tracing::warn!("assignment lost");
-                    Instant::now()
-                } else {
-                    Instant::now() + self.max_poll_interval.mul_f64(0.9)
-                };
+                }
+                let deadline = Instant::now() + self.max_poll_interval.mul_f64(0.9);
                 let (revocation, released) = Revocation::new(partitions.clone(), deadline);
                 *self.deadline.lock().unwrap_or_else(|p| p.into_inner()) = Some(deadline);
                 if hand_over(&self.handoff, &self.stop, Ok(Consumed::Revoked(revocation))) {
@@ -267,7 +266,15 @@ impl ConsumerContext for ShardContext {
             for key in &partitions {
                 assigned.remove(key);
             }
-            *self.last_revoked.lock().unwrap_or_else(|p| p.into_inner()) = partitions;
+            // A pause is the application's and outlives the assignment: lift it, or a partition
+            // that comes back would never be fetched.
+            if let Err(error) = consumer.resume(list) {
+                tracing::warn!(%error, "cannot resume revoked partitions");
+            }
+            self.revoked
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .extend(partitions);
             self.rebalances.fetch_add(1, Ordering::Relaxed);
         }
     }
@@ -344,7 +351,7 @@ impl KafkaSource {
             max_poll_interval,
             deadline: deadline.clone(),
             rebalances: AtomicU64::new(0),
-            last_revoked: Mutex::default(),
+            revoked: Mutex::default(),
             assigned: Mutex::default(),
         };
         let consumer: Arc<BaseConsumer<ShardContext>> =
@@ -395,7 +402,8 @@ fn read(
 ) {
     let context = consumer.context();
     let mut held: VecDeque<BusMessage> = VecDeque::new();
-    let mut paused = false;
+    // What this thread paused (and only that is resumed).
+    let mut paused: Vec<(String, i32)> = Vec::new();
     let mut rebalances = context.rebalances.load(Ordering::Relaxed);
     while !stop.load(Ordering::Relaxed) {
         while let Some(message) = held.pop_front() {
@@ -411,30 +419,44 @@ fn read(
         }
         let full = !held.is_empty();
         let rebalanced = context.rebalances.load(Ordering::Relaxed) != rebalances;
-        if full != paused || (full && rebalanced) {
-            if let Ok(assignment) = consumer.assignment() {
-                let result = if full {
-                    consumer.pause(&assignment)
-                } else {
-                    consumer.resume(&assignment)
-                };
-                if let Err(error) = result {
-                    tracing::warn!(%error, paused = full, "cannot pause or resume consumption");
-                }
-            }
-            paused = full;
-        }
         rebalances = context.rebalances.load(Ordering::Relaxed);
+        if full && (paused.is_empty() || rebalanced) {
+            // (Again after a rebalance: newly assigned partitions are not paused yet.)
+            match consumer.assignment() {
+                Ok(assignment) => match consumer.pause(&assignment) {
+                    Ok(()) => {
+                        for element in assignment.elements() {
+                            let key = (element.topic().to_string(), element.partition());
+                            if !paused.contains(&key) {
+                                paused.push(key);
+                            }
+                        }
+                    }
+                    Err(error) => tracing::warn!(%error, "cannot pause consumption"),
+                },
+                Err(error) => tracing::warn!(%error, "cannot read the assignment"),
+            }
+        } else if !full && !paused.is_empty() {
+            let mut list = TopicPartitionList::new();
+            for (topic, partition) in &paused {
+                list.add_partition(topic, *partition);
+            }
+            match consumer.resume(&list) {
+                Ok(()) => paused.clear(),
+                Err(error) => tracing::warn!(%error, "cannot resume consumption"),
+            }
+        }
         let polled = consumer.poll(Duration::from_millis(if full { 10 } else { 100 }));
-        if context.rebalances.load(Ordering::Relaxed) != rebalances {
+        let revoked =
+            std::mem::take(&mut *context.revoked.lock().unwrap_or_else(|p| p.into_inner()));
+        if !revoked.is_empty() {
             // Held messages of revoked partitions never reached the shard and are not committed:
             // their partitions' next owner reads them (this shard too, from the committed offset).
-            let revoked = context
-                .last_revoked
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .clone();
-            held.retain(|m| !revoked.contains(&(m.topic.clone(), m.partition)));
+            held.retain(|m| {
+                !revoked
+                    .iter()
+                    .any(|(t, p)| *t == m.topic && *p == m.partition)
+            });
         }
         match polled {
             None => {}

@@ -3,7 +3,8 @@
 //!
 //! A project's settings name only what they change, e.g. `{"insights": {"rage_min_clicks": 4}}`.
 //! Settings that do not parse are logged and the defaults used; an unreachable database keeps
-//! the last known thresholds (or the defaults).
+//! the last known thresholds (or the defaults), and is asked again only after `RETRY`, so that
+//! new sessions do not each wait for it.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -15,11 +16,13 @@ use uuid::Uuid;
 use crate::detect::Thresholds;
 
 const TTL: Duration = Duration::from_secs(60);
+const RETRY: Duration = Duration::from_secs(5);
 
 pub struct ProjectThresholds {
     defaults: Arc<Thresholds>,
     /// Where project settings are read; `None`: the defaults for every project.
     metadata: Option<Arc<dyn MetadataStore>>,
+    /// Each project's thresholds and until when they hold.
     cache: HashMap<Uuid, (Arc<Thresholds>, Instant)>,
 }
 
@@ -53,8 +56,8 @@ impl ProjectThresholds {
     }
 
     pub async fn get(&mut self, project: Uuid) -> Arc<Thresholds> {
-        if let Some((thresholds, at)) = self.cache.get(&project)
-            && at.elapsed() < TTL
+        if let Some((thresholds, until)) = self.cache.get(&project)
+            && Instant::now() < *until
         {
             return thresholds.clone();
         }
@@ -78,15 +81,18 @@ impl ProjectThresholds {
             },
             Err(error) => {
                 tracing::warn!(%project, %error, "cannot read project settings");
-                return self
+                let known = self
                     .cache
                     .get(&project)
                     .map(|(t, _)| t.clone())
                     .unwrap_or_else(|| self.defaults.clone());
+                self.cache
+                    .insert(project, (known.clone(), Instant::now() + RETRY));
+                return known;
             }
         };
         self.cache
-            .insert(project, (thresholds.clone(), Instant::now()));
+            .insert(project, (thresholds.clone(), Instant::now() + TTL));
         thresholds
     }
 }
