@@ -150,6 +150,11 @@ impl<C: BusConsumer + 'static> Committer for BusCommitter<C> {
     }
 }
 
+/// How long the shard may have no room before the reader pauses its partitions and polls on. A
+/// pause drops what librdkafka fetched ahead (it is fetched again on resume), so an ordinary
+/// round's back-pressure is waited out without one.
+const PAUSE_AFTER: Duration = Duration::from_secs(2);
+
 /// How many consumed messages wait between the reader thread and the shard at most; their bytes
 /// are bounded too ([`ByteBudget`]).
 const HANDOFF: usize = 256;
@@ -405,6 +410,7 @@ fn read(
     // What this thread paused (and only that is resumed).
     let mut paused: Vec<(String, i32)> = Vec::new();
     let mut rebalances = context.rebalances.load(Ordering::Relaxed);
+    let mut full_since: Option<Instant> = None;
     while !stop.load(Ordering::Relaxed) {
         while let Some(message) = held.pop_front() {
             let bytes = message.payload.len();
@@ -418,6 +424,14 @@ fn read(
             }
         }
         let full = !held.is_empty();
+        if !full {
+            full_since = None;
+        } else if paused.is_empty()
+            && full_since.get_or_insert_with(Instant::now).elapsed() < PAUSE_AFTER
+        {
+            std::thread::sleep(Duration::from_millis(1));
+            continue;
+        }
         let rebalanced = context.rebalances.load(Ordering::Relaxed) != rebalances;
         rebalances = context.rebalances.load(Ordering::Relaxed);
         if full && (paused.is_empty() || rebalanced) {
