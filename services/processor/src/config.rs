@@ -22,6 +22,13 @@ pub struct ProcessorConfig {
     pub max_batch_bytes: usize,
     /// ... or this long after it started, in milliseconds, e.g. `1000`.
     pub flush_interval_ms: u64,
+    /// While the round before it is still being stored, a round that would end goes on reading
+    /// instead of waiting, up to this many events: under load the analytics store gets fewer,
+    /// larger inserts (each insert has a fixed cost, and every part it leaves is merged later),
+    /// e.g. `50000`. Not below `max_batch_rows`.
+    pub backlog_batch_rows: usize,
+    /// ... and up to this many bytes of messages, e.g. `33554432`. Not below `max_batch_bytes`.
+    pub backlog_batch_bytes: usize,
     /// A session without events for this long ends: final row written, memory freed.
     pub session_timeout_secs: u64,
     /// Insight thresholds (defaults in `detect`'s documentation).
@@ -37,8 +44,23 @@ impl Default for ProcessorConfig {
             max_batch_rows: 10_000,
             max_batch_bytes: 8 * 1024 * 1024,
             flush_interval_ms: 1_000,
+            backlog_batch_rows: 50_000,
+            backlog_batch_bytes: 32 * 1024 * 1024,
             session_timeout_secs: 1_800,
             thresholds: Thresholds::default(),
         }
+    }
+}
+
+impl ProcessorConfig {
+    /// The most events one round holds: `backlog_batch_rows`, at least `max_batch_rows`.
+    pub fn round_rows_limit(&self) -> usize {
+        self.backlog_batch_rows.max(self.max_batch_rows).max(1)
+    }
+
+    /// The most bytes of messages one round holds: `backlog_batch_bytes`, at least
+    /// `max_batch_bytes`.
+    pub fn round_bytes_limit(&self) -> usize {
+        self.backlog_batch_bytes.max(self.max_batch_bytes).max(1)
     }
 }

@@ -3,7 +3,11 @@
 //! the analytics store (ClickHouse, or SQLite in standalone mode).
 //!
 //! A round ends after `max_batch_rows` events (a message carries one batch of a session's events,
-//! or one replay chunk), `max_batch_bytes` bytes or `flush_interval_ms`. Its sessions then apply
+//! or one replay chunk), `max_batch_bytes` bytes or `flush_interval_ms`; while the round before it
+//! is still being stored it goes on reading instead, up to `backlog_batch_rows` and
+//! `backlog_batch_bytes`, so a shard behind its partitions makes fewer, larger inserts (each
+//! insert costs the analytics store a fixed amount, and each part it leaves is merged later;
+//! ClickHouse wants about one insert a second). Its sessions then apply
 //! its envelopes, and the round is stored in the background while the next one is read and
 //! applied: events, insights, replay chunks and session rows are inserted; insights are published
 //! to `gosight.insights`; offsets are committed; live updates start going out. One round is being
@@ -84,8 +88,18 @@ struct Sink {
     committer: Arc<dyn Committer>,
 }
 
-/// A round being stored: it answers with the task publishing its live updates.
-type Storing = tokio::task::JoinHandle<Result<Option<tokio::task::JoinHandle<()>>, ProcessorError>>;
+/// How storing a round ends: the task publishing its live updates, if any.
+type StoreResult = Result<Option<tokio::task::JoinHandle<()>>, ProcessorError>;
+/// A round being stored.
+type Storing = tokio::task::JoinHandle<StoreResult>;
+
+/// Waits for the round being stored; never resolves when there is none.
+async fn stored(storing: &mut Option<Storing>) -> Result<StoreResult, tokio::task::JoinError> {
+    match storing {
+        Some(storing) => storing.await,
+        None => std::future::pending().await,
+    }
+}
 
 pub struct Shard {
     config: ProcessorConfig,
@@ -395,7 +409,8 @@ impl Shard {
         metadata: Option<Arc<dyn MetadataStore>>,
         stop: CancellationToken,
     ) -> Result<Self, ProcessorError> {
-        let rows = config.max_batch_rows;
+        // One insert per table per round: a round holds at most this many events.
+        let rows = config.round_rows_limit();
         // Also cancelled when a rebalance gives up on the shard: no insert is retried after.
         let writers_stop = stop.child_token();
         let (s, w) = (&store, &writers_stop);
@@ -474,10 +489,32 @@ impl Shard {
         let mut bytes = 0usize;
         let mut rows = 0usize;
         let mut stopping = false;
-        while rows < self.config.max_batch_rows && bytes < self.config.max_batch_bytes {
+        let mut timed_out = false;
+        let (rows_limit, bytes_limit) = (
+            self.config.round_rows_limit(),
+            self.config.round_bytes_limit(),
+        );
+        loop {
+            // A full round waits only for the round before it: while that one is still being
+            // stored, this one goes on reading (up to its limits), so a shard behind its
+            // partitions writes fewer, larger inserts.
+            let full = timed_out
+                || rows >= self.config.max_batch_rows
+                || bytes >= self.config.max_batch_bytes;
+            if (full && self.storing.is_none()) || rows >= rows_limit || bytes >= bytes_limit {
+                break;
+            }
             let message = tokio::select! {
                 _ = self.stop.cancelled() => { stopping = true; break }
-                _ = tokio::time::sleep_until(deadline) => break,
+                _ = tokio::time::sleep_until(deadline), if !timed_out => {
+                    timed_out = true;
+                    continue;
+                }
+                result = stored(&mut self.storing), if full => {
+                    self.storing = None;
+                    self.settle(result)?;
+                    continue;
+                }
                 message = self.source.recv() => message,
             };
             let message = match message {
@@ -764,6 +801,14 @@ impl Shard {
         };
         self.storing = None;
         record_phase("wait", started);
+        self.settle(result)
+    }
+
+    /// Takes in how the round being stored ended.
+    fn settle(
+        &mut self,
+        result: Result<StoreResult, tokio::task::JoinError>,
+    ) -> Result<(), ProcessorError> {
         self.ending.clear();
         match result {
             Ok(result) => {

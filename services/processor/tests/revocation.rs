@@ -1,6 +1,7 @@
-//! A shard losing partitions, driven by a scripted source against the real ClickHouse: the
+//! A shard driven by a scripted source against the real ClickHouse. Losing partitions: the
 //! rebalance is let go only once everything the shard applied from them is stored and committed,
-//! and what it read from them in the round under way is dropped uncommitted.
+//! and what it read from them in the round under way is dropped uncommitted. Behind its
+//! partitions: a round goes on reading while the one before it is stored.
 //! (`tests/pipeline.rs` and the shard-count test run the same paths on the real broker.)
 
 #![allow(clippy::unwrap_used)]
@@ -151,6 +152,15 @@ struct Harness {
 
 /// A shard on a scripted source and the real ClickHouse; each commit takes `commit_delay`.
 async fn harness(commit_delay: Duration, session_timeout_secs: u64) -> Harness {
+    let config = ProcessorConfig {
+        flush_interval_ms: 300,
+        session_timeout_secs,
+        ..Default::default()
+    };
+    harness_with(commit_delay, config).await
+}
+
+async fn harness_with(commit_delay: Duration, config: ProcessorConfig) -> Harness {
     let engines = Engines::from_env();
     let clickhouse = engines.migrated_clickhouse().await.unwrap();
     let store = Arc::new(ClickHouseStore::new(&clickhouse));
@@ -164,11 +174,6 @@ async fn harness(commit_delay: Duration, session_timeout_secs: u64) -> Harness {
         done: Mutex::default(),
     });
     let stop = CancellationToken::new();
-    let config = ProcessorConfig {
-        flush_interval_ms: 300,
-        session_timeout_secs,
-        ..Default::default()
-    };
     let source = Scripted {
         rx,
         committer: committer.clone(),
@@ -354,5 +359,53 @@ async fn a_session_seen_again_after_it_ended_resumes_from_its_final_row() {
     };
     assert!(resumed.version > ended.version, "the newer row wins");
     assert_eq!(resumed.started_at, ended.started_at);
+    h.cleanup().await.unwrap();
+}
+
+#[actix_rt::test]
+async fn a_round_goes_on_reading_while_the_one_before_it_is_stored() {
+    // Rounds of 5 events, growing to 20 while the round before is still being stored (its
+    // commit takes 1.5 s).
+    let config = ProcessorConfig {
+        flush_interval_ms: 300,
+        max_batch_rows: 5,
+        backlog_batch_rows: 20,
+        ..Default::default()
+    };
+    let h = harness_with(Duration::from_millis(1500), config).await;
+    let mut started = h.started;
+    let (project, session) = (Uuid::new_v4(), Uuid::new_v4());
+    let send = |offset: i64| {
+        h.tx.send(message(&h.topic, 1, offset, click(project, session).1))
+            .unwrap();
+    };
+    // Nothing being stored: the first round ends at 5.
+    (0..5).for_each(send);
+    let committed_at = |offsets: Offsets| offsets[&(h.topic.clone(), 1)];
+    assert_eq!(committed_at(started.recv().await.unwrap()), 4);
+    // While it is stored, 30 more arrive: the next round reads on to its limit of 20, the one
+    // after it takes the last 10 (a round ends, short of its limit, when the one before is in).
+    (5..35).for_each(send);
+    assert_eq!(committed_at(started.recv().await.unwrap()), 24);
+    assert_eq!(committed_at(started.recv().await.unwrap()), 34);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while h.committer.committed(&h.topic, 1) != Some(34) {
+        assert!(
+            Instant::now() < deadline,
+            "the last round was never committed"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(event_count(&h.store, project, session).await, 35);
+    assert_eq!(
+        h.store
+            .session_events(project, session)
+            .await
+            .unwrap()
+            .len(),
+        35
+    );
+
+    let h = Harness { started, ..h };
     h.cleanup().await.unwrap();
 }
