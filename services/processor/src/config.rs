@@ -16,7 +16,8 @@ pub struct ProcessorConfig {
     /// Address of `/health` and `/ready`, e.g. `0.0.0.0:8083`.
     pub probe_listen: String,
     /// A round ends (rows written, offsets committed) once its messages carry this many events
-    /// (a replay chunk counts as one), e.g. `10000`.
+    /// (a replay chunk counts as one), e.g. `10000`; unless the round before it is still being
+    /// stored (see `backlog_batch_rows`).
     pub max_batch_rows: usize,
     /// ... or this many bytes of messages, e.g. `8388608`.
     pub max_batch_bytes: usize,

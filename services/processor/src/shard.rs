@@ -12,8 +12,8 @@
 //! applied: events, insights, replay chunks and session rows are inserted; insights are published
 //! to `gosight.insights`; offsets are committed; live updates start going out. One round is being
 //! stored at a time, and a round is stored only after the one before it, so each session's rows
-//! arrive in order and a shard holds two rounds (besides the source's hand-off of about one
-//! round's bytes, and librdkafka's prefetch). Sessions that end or go quiet between rounds are
+//! arrive in order and a shard holds two rounds (besides the source's hand-off of up to
+//! `max_batch_bytes`, and librdkafka's prefetch). Sessions that end or go quiet between rounds are
 //! stored with the next round. A crash anywhere before a round's
 //! commit redelivers it (and the round after it): each session resumes from its stored row,
 //! skipping envelopes at or before the row's `(last_partition, last_offset)`. Envelopes after it
@@ -238,8 +238,12 @@ async fn past_deadline(revoking: Option<Instant>, source: &dyn ShardSource) {
 }
 
 fn record_phase(phase: &'static str, started: Instant) {
+    record_phase_time(phase, started.elapsed());
+}
+
+fn record_phase_time(phase: &'static str, time: Duration) {
     metrics::histogram!("gosight_processor_round_seconds", "phase" => phase)
-        .record(started.elapsed().as_secs_f64());
+        .record(time.as_secs_f64());
 }
 
 /// Publishes a round's live updates with up to 64 in flight (issued in order, so a session's
@@ -478,8 +482,11 @@ impl Shard {
     /// Reads and applies one round while the previous one is stored, then starts storing this
     /// one; returns whether shutdown began. Each phase's time goes to
     /// `gosight_processor_round_seconds{phase}`: `read` (including waiting for messages),
-    /// `apply` (session actors), `wait` (for the previous round to be stored), `write` (the
-    /// analytics store and the insights topic), `commit`.
+    /// `apply` (session actors), `wait` (a full round for the previous one to be stored, reading
+    /// on meanwhile), `write` (the analytics store and the insights topic), `commit`. Under a
+    /// backlog a round is applied only once the previous one is stored, so its applying no
+    /// longer overlaps an insert (its reading does); fewer, larger inserts gain more than that
+    /// overlap did (`docs/benchmarks.md`, "End to end").
     async fn round(&mut self) -> Result<bool, ProcessorError> {
         let started = Instant::now();
         let deadline =
@@ -490,6 +497,7 @@ impl Shard {
         let mut rows = 0usize;
         let mut stopping = false;
         let mut timed_out = false;
+        let (mut full_since, mut waited) = (None, Duration::ZERO);
         let (rows_limit, bytes_limit) = (
             self.config.round_rows_limit(),
             self.config.round_bytes_limit(),
@@ -504,6 +512,9 @@ impl Shard {
             if (full && self.storing.is_none()) || rows >= rows_limit || bytes >= bytes_limit {
                 break;
             }
+            if full {
+                full_since.get_or_insert_with(Instant::now);
+            }
             let message = tokio::select! {
                 _ = self.stop.cancelled() => { stopping = true; break }
                 _ = tokio::time::sleep_until(deadline), if !timed_out => {
@@ -512,6 +523,10 @@ impl Shard {
                 }
                 result = stored(&mut self.storing), if full => {
                     self.storing = None;
+                    if let Some(since) = full_since {
+                        waited = since.elapsed();
+                        record_phase_time("wait", waited);
+                    }
                     self.settle(result)?;
                     continue;
                 }
@@ -567,7 +582,7 @@ impl Shard {
                 }
             }
         }
-        record_phase("read", started);
+        record_phase_time("read", started.elapsed().saturating_sub(waited));
         metrics::counter!("gosight_processor_messages_total").increment(items.len() as u64);
         metrics::counter!("gosight_processor_events_read_total").increment(rows as u64);
         let output = if items.is_empty() {
@@ -848,7 +863,8 @@ impl Shard {
                 self.pending_ends.insert(key);
             }
         }
-        // Stored with the next round (at most `flush_interval_ms` away), not on their own.
+        // Stored with the next round (at most `flush_interval_ms` away, or once the round being
+        // stored is in), not on their own.
         output.follow(std::mem::take(&mut self.pending));
         self.pending = output;
         Ok(())

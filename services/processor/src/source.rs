@@ -160,8 +160,8 @@ const PAUSE_AFTER: Duration = Duration::from_secs(2);
 const HANDOFF: usize = 256;
 
 /// Bytes of messages handed over and not yet taken by the shard. The reader hands a message over
-/// only while they stay within `limit` (a single message always passes), so the hand-off holds
-/// about one round's bytes besides the rounds the shard holds.
+/// only while they stay within `limit` (`max_batch_bytes`; a single message always passes), besides
+/// the rounds the shard holds.
 #[derive(Debug)]
 struct ByteBudget {
     used: Mutex<usize>,

@@ -68,6 +68,18 @@ impl Committer for SlowCommitter {
 }
 
 impl SlowCommitter {
+    /// Waits (up to 30 s) until `offset` of `partition` is committed.
+    async fn until(&self, topic: &str, partition: i32, offset: i64) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while self.committed(topic, partition) != Some(offset) {
+            assert!(
+                Instant::now() < deadline,
+                "offset {offset} of partition {partition} was never committed"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     /// The highest offset committed for `partition` of `topic`.
     fn committed(&self, topic: &str, partition: i32) -> Option<i64> {
         let done = self.done.lock().unwrap();
@@ -127,6 +139,28 @@ async fn released(wake: std::sync::mpsc::Receiver<()>) -> Instant {
     })
     .await
     .unwrap()
+}
+
+/// Revokes `partition` and waits until the shard lets the rebalance go.
+async fn revoke(tx: &mpsc::UnboundedSender<Consumed>, topic: &str, partition: i32) {
+    let (revocation, wake) = Revocation::new(
+        vec![(topic.to_string(), partition)],
+        Instant::now() + Duration::from_secs(60),
+    );
+    tx.send(Consumed::Revoked(revocation)).unwrap();
+    released(wake).await;
+}
+
+/// Nothing of `session` is stored: no session row, no events.
+async fn assert_nothing_stored(store: &ClickHouseStore, project: Uuid, session: Uuid) {
+    assert_eq!(event_count(store, project, session).await, 0);
+    assert!(
+        store
+            .session_events(project, session)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 async fn event_count(store: &ClickHouseStore, project: Uuid, session: Uuid) -> u32 {
@@ -256,33 +290,17 @@ async fn a_revocation_waits_for_the_round_being_stored_and_drops_the_round_under
     // dropped: not stored, not committed (its new owner reads it).
     tx.send(message(topic, 2, 0, click(project, dropped).1))
         .unwrap();
-    let (revocation, wake) = Revocation::new(
-        vec![(topic.clone(), 2)],
-        Instant::now() + Duration::from_secs(60),
-    );
-    tx.send(Consumed::Revoked(revocation)).unwrap();
-    released(wake).await;
+    revoke(tx, topic, 2).await;
     // Partition 3 goes on: once its click is stored, the dropped one would have been too.
     let (stored_id, payload) = click(project, kept);
     tx.send(message(topic, 3, 0, payload)).unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while committer.committed(topic, 3).is_none() {
-        assert!(Instant::now() < deadline, "partition 3 was never committed");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    committer.until(topic, 3, 0).await;
     assert_eq!(
         committer.committed(topic, 2),
         None,
         "the dropped click is not committed"
     );
-    assert_eq!(event_count(store, project, dropped).await, 0);
-    assert!(
-        store
-            .session_events(project, dropped)
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert_nothing_stored(store, project, dropped).await;
     let events = store.session_events(project, kept).await.unwrap();
     assert_eq!(events.len(), 4);
     assert!(events.iter().any(|e| e.event_id == stored_id));
@@ -362,17 +380,21 @@ async fn a_session_seen_again_after_it_ended_resumes_from_its_final_row() {
     h.cleanup().await.unwrap();
 }
 
-#[actix_rt::test]
-async fn a_round_goes_on_reading_while_the_one_before_it_is_stored() {
-    // Rounds of 5 events, growing to 20 while the round before is still being stored (its
-    // commit takes 1.5 s).
+/// Rounds of 5 events, growing to 20 while the round before is still being stored (each commit
+/// takes 1.5 s).
+async fn growing_rounds() -> Harness {
     let config = ProcessorConfig {
         flush_interval_ms: 300,
         max_batch_rows: 5,
         backlog_batch_rows: 20,
         ..Default::default()
     };
-    let h = harness_with(Duration::from_millis(1500), config).await;
+    harness_with(Duration::from_millis(1500), config).await
+}
+
+#[actix_rt::test]
+async fn a_round_goes_on_reading_while_the_one_before_it_is_stored() {
+    let h = growing_rounds().await;
     let mut started = h.started;
     let (project, session) = (Uuid::new_v4(), Uuid::new_v4());
     let send = |offset: i64| {
@@ -388,14 +410,7 @@ async fn a_round_goes_on_reading_while_the_one_before_it_is_stored() {
     (5..35).for_each(send);
     assert_eq!(committed_at(started.recv().await.unwrap()), 24);
     assert_eq!(committed_at(started.recv().await.unwrap()), 34);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while h.committer.committed(&h.topic, 1) != Some(34) {
-        assert!(
-            Instant::now() < deadline,
-            "the last round was never committed"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    h.committer.until(&h.topic, 1, 34).await;
     assert_eq!(event_count(&h.store, project, session).await, 35);
     assert_eq!(
         h.store
@@ -405,6 +420,42 @@ async fn a_round_goes_on_reading_while_the_one_before_it_is_stored() {
             .len(),
         35
     );
+
+    let h = Harness { started, ..h };
+    h.cleanup().await.unwrap();
+}
+
+#[actix_rt::test]
+async fn a_revocation_drops_what_a_grown_round_read_from_its_partitions() {
+    let h = growing_rounds().await;
+    let (topic, tx, committer) = (&h.topic, &h.tx, &h.committer);
+    let mut started = h.started;
+    let project = Uuid::new_v4();
+    let (kept, dropped) = (Uuid::new_v4(), Uuid::new_v4());
+    for offset in 0..5 {
+        tx.send(message(topic, 1, offset, click(project, kept).1))
+            .unwrap();
+    }
+    started.recv().await.unwrap();
+    // While that round is stored, the next one reads on past 5: 3 clicks from partition 1 and
+    // 8 from partition 2; then partition 2 is revoked.
+    for offset in 5..8 {
+        tx.send(message(topic, 1, offset, click(project, kept).1))
+            .unwrap();
+    }
+    for offset in 0..8 {
+        tx.send(message(topic, 2, offset, click(project, dropped).1))
+            .unwrap();
+    }
+    revoke(tx, topic, 2).await;
+    committer.until(topic, 1, 7).await;
+    assert_eq!(
+        committer.committed(topic, 2),
+        None,
+        "partition 2 is not committed"
+    );
+    assert_eq!(event_count(&h.store, project, kept).await, 8);
+    assert_nothing_stored(&h.store, project, dropped).await;
 
     let h = Harness { started, ..h };
     h.cleanup().await.unwrap();
