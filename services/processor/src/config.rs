@@ -16,17 +16,17 @@ pub struct ProcessorConfig {
     /// Address of `/health` and `/ready`, e.g. `0.0.0.0:8083`.
     pub probe_listen: String,
     /// A round ends (rows written, offsets committed) once its messages carry this many events
-    /// (a replay chunk counts as one), e.g. `10000`; unless the round before it is still being
-    /// stored (see `backlog_batch_rows`).
+    /// (a replay chunk counts as one), e.g. `10000`. While a round is being stored, the rounds
+    /// after it are held and stored together (see `backlog_batch_rows`).
     pub max_batch_rows: usize,
     /// ... or this many bytes of messages, e.g. `8388608`.
     pub max_batch_bytes: usize,
     /// ... or this long after it started, in milliseconds, e.g. `1000`.
     pub flush_interval_ms: u64,
-    /// While the round before it is still being stored, a round that would end goes on reading
-    /// instead of waiting, up to this many events: under load the analytics store gets fewer,
-    /// larger inserts (each insert has a fixed cost, and every part it leaves is merged later),
-    /// e.g. `50000`. Not below `max_batch_rows`.
+    /// While a round is being stored, the rounds read and applied after it are held, up to this
+    /// many events, and stored together as soon as it is in: under load the analytics store gets
+    /// fewer, larger inserts (each insert has a fixed cost, and every part it leaves is merged
+    /// later), e.g. `50000`. Not below `max_batch_rows`.
     pub backlog_batch_rows: usize,
     /// ... and up to this many bytes of messages, e.g. `33554432`. Not below `max_batch_bytes`.
     pub backlog_batch_bytes: usize,
@@ -54,14 +54,15 @@ impl Default for ProcessorConfig {
 }
 
 impl ProcessorConfig {
-    /// The most events one round holds: `backlog_batch_rows`, at least `max_batch_rows`.
-    pub fn round_rows_limit(&self) -> usize {
+    /// The most events held while a round is stored: `backlog_batch_rows`, at least
+    /// `max_batch_rows`.
+    pub fn backlog_rows_limit(&self) -> usize {
         self.backlog_batch_rows.max(self.max_batch_rows).max(1)
     }
 
-    /// The most bytes of messages one round holds: `backlog_batch_bytes`, at least
+    /// The most bytes of messages held while a round is stored: `backlog_batch_bytes`, at least
     /// `max_batch_bytes`.
-    pub fn round_bytes_limit(&self) -> usize {
+    pub fn backlog_bytes_limit(&self) -> usize {
         self.backlog_batch_bytes.max(self.max_batch_bytes).max(1)
     }
 }

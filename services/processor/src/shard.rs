@@ -3,17 +3,18 @@
 //! the analytics store (ClickHouse, or SQLite in standalone mode).
 //!
 //! A round ends after `max_batch_rows` events (a message carries one batch of a session's events,
-//! or one replay chunk), `max_batch_bytes` bytes or `flush_interval_ms`; while the round before it
-//! is still being stored it goes on reading instead, up to `backlog_batch_rows` and
-//! `backlog_batch_bytes`, so a shard behind its partitions makes fewer, larger inserts (each
-//! insert costs the analytics store a fixed amount, and each part it leaves is merged later;
-//! ClickHouse wants about one insert a second). Its sessions then apply
+//! or one replay chunk), `max_batch_bytes` bytes or `flush_interval_ms`. Its sessions then apply
 //! its envelopes, and the round is stored in the background while the next one is read and
 //! applied: events, insights, replay chunks and session rows are inserted; insights are published
 //! to `gosight.insights`; offsets are committed; live updates start going out. One round is being
 //! stored at a time, and a round is stored only after the one before it, so each session's rows
-//! arrive in order and a shard holds two rounds (besides the source's hand-off of up to
-//! `max_batch_bytes`, and librdkafka's prefetch). Sessions that end or go quiet between rounds are
+//! arrive in order. Rounds applied while one is being stored are held, up to
+//! `backlog_batch_rows` events and `backlog_batch_bytes` bytes of messages, and stored together
+//! as soon as it is in: a shard behind its partitions makes fewer, larger inserts (each insert
+//! costs the analytics store a fixed amount, and each part it leaves is merged later; ClickHouse
+//! wants about one insert a second), and it keeps applying while the store works. A shard holds
+//! the round being stored, the rounds held and the one being read (besides the source's hand-off
+//! of up to `max_batch_bytes`, and librdkafka's prefetch). Sessions that end or go quiet between rounds are
 //! stored with the next round. A crash anywhere before a round's
 //! commit redelivers it (and the round after it): each session resumes from its stored row,
 //! skipping envelopes at or before the row's `(last_partition, last_offset)`. Envelopes after it
@@ -112,8 +113,13 @@ pub struct Shard {
     storing: Option<Storing>,
     /// Sessions whose final rows the round being stored holds: loading one again waits for it.
     ending: HashSet<Key>,
-    /// What ending and quieting sessions gave between rounds, stored with the next round.
+    /// What ending and quieting sessions gave between rounds, and the rounds held while the one
+    /// before was stored: stored with the next round.
     pending: RoundOutput,
+    /// The offsets of the rounds held, and how many events and bytes of messages they hold.
+    held_offsets: HashMap<(String, i32), i64>,
+    held_rows: usize,
+    held_bytes: usize,
     /// Sessions whose final rows `pending` holds: one seen again resumes from that row.
     pending_ends: HashSet<Key>,
     /// The last stored round's live updates, still going out: one round's worth at most, and a
@@ -238,12 +244,8 @@ async fn past_deadline(revoking: Option<Instant>, source: &dyn ShardSource) {
 }
 
 fn record_phase(phase: &'static str, started: Instant) {
-    record_phase_time(phase, started.elapsed());
-}
-
-fn record_phase_time(phase: &'static str, time: Duration) {
     metrics::histogram!("gosight_processor_round_seconds", "phase" => phase)
-        .record(time.as_secs_f64());
+        .record(started.elapsed().as_secs_f64());
 }
 
 /// Publishes a round's live updates with up to 64 in flight (issued in order, so a session's
@@ -413,8 +415,8 @@ impl Shard {
         metadata: Option<Arc<dyn MetadataStore>>,
         stop: CancellationToken,
     ) -> Result<Self, ProcessorError> {
-        // One insert per table per round: a round holds at most this many events.
-        let rows = config.round_rows_limit();
+        // One insert per table for what is stored at once: the rounds held and one more.
+        let rows = config.backlog_rows_limit() + config.max_batch_rows;
         // Also cancelled when a rebalance gives up on the shard: no insert is retried after.
         let writers_stop = stop.child_token();
         let (s, w) = (&store, &writers_stop);
@@ -438,6 +440,9 @@ impl Shard {
             storing: None,
             ending: HashSet::new(),
             pending: RoundOutput::default(),
+            held_offsets: HashMap::new(),
+            held_rows: 0,
+            held_bytes: 0,
             pending_ends: HashSet::new(),
             live_task: None,
             sessions: HashMap::new(),
@@ -480,13 +485,11 @@ impl Shard {
     }
 
     /// Reads and applies one round while the previous one is stored, then starts storing this
-    /// one; returns whether shutdown began. Each phase's time goes to
+    /// one, or holds it while that one is still being stored; returns whether shutdown began. Each phase's time goes to
     /// `gosight_processor_round_seconds{phase}`: `read` (including waiting for messages),
-    /// `apply` (session actors), `wait` (a full round for the previous one to be stored, reading
-    /// on meanwhile), `write` (the analytics store and the insights topic), `commit`. Under a
-    /// backlog a round is applied only once the previous one is stored, so its applying no
-    /// longer overlaps an insert (its reading does); fewer, larger inserts gain more than that
-    /// overlap did (`docs/benchmarks.md`, "End to end").
+    /// `apply` (session actors), `wait` (for the previous round to be stored, once as many
+    /// rounds as allowed are held), `write` (the analytics store and the insights topic),
+    /// `commit`.
     async fn round(&mut self) -> Result<bool, ProcessorError> {
         let started = Instant::now();
         let deadline =
@@ -496,38 +499,15 @@ impl Shard {
         let mut bytes = 0usize;
         let mut rows = 0usize;
         let mut stopping = false;
-        let mut timed_out = false;
-        let (mut full_since, mut waited) = (None, Duration::ZERO);
-        let (rows_limit, bytes_limit) = (
-            self.config.round_rows_limit(),
-            self.config.round_bytes_limit(),
-        );
-        loop {
-            // A full round waits only for the round before it: while that one is still being
-            // stored, this one goes on reading (up to its limits), so a shard behind its
-            // partitions writes fewer, larger inserts.
-            let full = timed_out
-                || rows >= self.config.max_batch_rows
-                || bytes >= self.config.max_batch_bytes;
-            if (full && self.storing.is_none()) || rows >= rows_limit || bytes >= bytes_limit {
-                break;
-            }
-            if full {
-                full_since.get_or_insert_with(Instant::now);
-            }
+        while rows < self.config.max_batch_rows && bytes < self.config.max_batch_bytes {
             let message = tokio::select! {
                 _ = self.stop.cancelled() => { stopping = true; break }
-                _ = tokio::time::sleep_until(deadline), if !timed_out => {
-                    timed_out = true;
-                    continue;
-                }
-                result = stored(&mut self.storing), if full => {
+                _ = tokio::time::sleep_until(deadline) => break,
+                // Rounds are held while one is stored: they go as soon as it is in.
+                result = stored(&mut self.storing), if !self.held_offsets.is_empty() => {
                     self.storing = None;
-                    if let Some(since) = full_since {
-                        waited = since.elapsed();
-                        record_phase_time("wait", waited);
-                    }
                     self.settle(result)?;
+                    self.store(RoundOutput::default(), HashMap::new()).await?;
                     continue;
                 }
                 message = self.source.recv() => message,
@@ -582,7 +562,7 @@ impl Shard {
                 }
             }
         }
-        record_phase_time("read", started.elapsed().saturating_sub(waited));
+        record_phase("read", started);
         metrics::counter!("gosight_processor_messages_total").increment(items.len() as u64);
         metrics::counter!("gosight_processor_events_read_total").increment(rows as u64);
         let output = if items.is_empty() {
@@ -593,7 +573,19 @@ impl Shard {
             record_phase("apply", started);
             output
         };
-        if !output.is_empty() || !offsets.is_empty() || !self.pending.is_empty() {
+        let (held_rows, held_bytes) = (self.held_rows + rows, self.held_bytes + bytes);
+        let busy = self.storing.as_ref().is_some_and(|s| !s.is_finished());
+        if busy
+            && !offsets.is_empty()
+            && held_rows <= self.config.backlog_rows_limit()
+            && held_bytes <= self.config.backlog_bytes_limit()
+        {
+            // The round before is still being stored: this one is held (it goes with the other
+            // rounds held once that one is in), and the next is read meanwhile.
+            self.pend(output);
+            self.held_offsets.extend(offsets);
+            (self.held_rows, self.held_bytes) = (held_rows, held_bytes);
+        } else if !offsets.is_empty() || !output.is_empty() || (!busy && !self.pending.is_empty()) {
             self.store(output, offsets).await?;
         }
         metrics::gauge!("gosight_processor_live_sessions").set(self.sessions.len() as f64);
@@ -784,6 +776,11 @@ impl Shard {
         }
         let mut output = output;
         output.follow(std::mem::take(&mut self.pending));
+        let mut offsets = offsets;
+        for (partition, offset) in std::mem::take(&mut self.held_offsets) {
+            offsets.entry(partition).or_insert(offset);
+        }
+        (self.held_rows, self.held_bytes) = (0, 0);
         self.ending = std::mem::take(&mut self.pending_ends);
         let previous_live = self.live_task.take();
         self.storing = Some(actix::spawn(store_round(
@@ -865,14 +862,20 @@ impl Shard {
         }
         // Stored with the next round (at most `flush_interval_ms` away, or once the round being
         // stored is in), not on their own.
+        self.pend(output);
+        Ok(())
+    }
+
+    /// Adds `output` (newer) to what is stored with the next round.
+    fn pend(&mut self, output: RoundOutput) {
+        let mut output = output;
         output.follow(std::mem::take(&mut self.pending));
         self.pending = output;
-        Ok(())
     }
 
     /// Stores what is pending too and waits until everything is stored and committed.
     async fn store_everything(&mut self) -> Result<(), ProcessorError> {
-        if !self.pending.is_empty() {
+        if !self.pending.is_empty() || !self.held_offsets.is_empty() {
             self.store(RoundOutput::default(), HashMap::new()).await?;
         }
         self.finish_storing().await
