@@ -14,9 +14,9 @@
 //! costs the analytics store a fixed amount, and each part it leaves is merged later; ClickHouse
 //! wants about one insert a second), and it keeps applying while the store works. A shard holds
 //! the round being stored, the rounds held and the one being read (besides the source's hand-off
-//! of up to `max_batch_bytes`, and librdkafka's prefetch). Sessions that end or go quiet between rounds are
-//! stored with the next round. A crash anywhere before a round's
-//! commit redelivers it (and the round after it): each session resumes from its stored row,
+//! of up to `max_batch_bytes`, and librdkafka's prefetch). Sessions that end or go quiet between
+//! rounds are stored with the next round. A crash anywhere before a round's commit redelivers it
+//! (and every round after it): each session resumes from its stored row,
 //! skipping envelopes at or before the row's `(last_partition, last_offset)`. Envelopes after it
 //! whose events were stored anyway (a crash between the events and the sessions insert) are found
 //! by looking up the event ids of every message that was already in the partition when this shard
@@ -25,7 +25,8 @@
 //! ClickHouse by event id.
 //!
 //! Partitions (and so sessions) move between shards when shards are added or removed. The
-//! rebalance waits while the shard finishes storing and committing every round it applied (up to
+//! rebalance waits while the shard finishes storing and committing every round it applied (the
+//! round being stored, then the rounds held: two inserts and commits in a row; up to
 //! 90 % of `max.poll.interval.ms`; past that the shard stops with an error rather than write
 //! after the new owner started, as when ClickHouse stays down that long); what
 //! the round being read holds from a revoked partition is dropped uncommitted (the new owner reads
@@ -415,8 +416,9 @@ impl Shard {
         metadata: Option<Arc<dyn MetadataStore>>,
         stop: CancellationToken,
     ) -> Result<Self, ProcessorError> {
-        // One insert per table for what is stored at once: the rounds held and one more.
-        let rows = config.backlog_rows_limit() + config.max_batch_rows;
+        // One insert per table for what is stored at once: the rounds held and one more (which
+        // may end a message past `max_batch_rows`).
+        let rows = config.backlog_rows_limit() + 2 * config.max_batch_rows;
         // Also cancelled when a rebalance gives up on the shard: no insert is retried after.
         let writers_stop = stop.child_token();
         let (s, w) = (&store, &writers_stop);
@@ -485,11 +487,11 @@ impl Shard {
     }
 
     /// Reads and applies one round while the previous one is stored, then starts storing this
-    /// one, or holds it while that one is still being stored; returns whether shutdown began. Each phase's time goes to
-    /// `gosight_processor_round_seconds{phase}`: `read` (including waiting for messages),
-    /// `apply` (session actors), `wait` (for the previous round to be stored, once as many
-    /// rounds as allowed are held), `write` (the analytics store and the insights topic),
-    /// `commit`.
+    /// one, or holds it while that one is still being stored; returns whether shutdown began.
+    /// Each phase's time goes to `gosight_processor_round_seconds{phase}`: `read` (including
+    /// waiting for messages), `apply` (session actors), `wait` (for the previous round to be
+    /// stored, once as many rounds as allowed are held), `write` (the analytics store and the
+    /// insights topic), `commit`.
     async fn round(&mut self) -> Result<bool, ProcessorError> {
         let started = Instant::now();
         let deadline =
@@ -585,7 +587,10 @@ impl Shard {
             self.pend(output);
             self.held_offsets.extend(offsets);
             (self.held_rows, self.held_bytes) = (held_rows, held_bytes);
-        } else if !offsets.is_empty() || !output.is_empty() || (!busy && !self.pending.is_empty()) {
+        } else if !offsets.is_empty()
+            || !output.is_empty()
+            || (!busy && (!self.pending.is_empty() || !self.held_offsets.is_empty()))
+        {
             self.store(output, offsets).await?;
         }
         metrics::gauge!("gosight_processor_live_sessions").set(self.sessions.len() as f64);

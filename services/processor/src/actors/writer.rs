@@ -4,8 +4,9 @@
 //! Rows arrive with [`Add`]; [`Flush`] inserts everything buffered, in inserts of at most
 //! `max_rows`, and answers only once ClickHouse has them. While ClickHouse is down the insert is
 //! retried with exponential backoff (100 ms doubling to 10 s) until it succeeds or the writer is
-//! told to stop; the shard awaits the flush, so consumption pauses, memory stays bounded by one
-//! round, and the data waits in Kafka (offsets are committed only after the flush).
+//! told to stop; the shard awaits the flush, so consumption pauses, memory stays bounded by what
+//! the shard stores at once (a round and the rounds held with it), and the data waits in Kafka
+//! (offsets are committed only after the flush).
 
 use std::marker::PhantomData;
 use std::sync::Arc;
