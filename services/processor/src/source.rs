@@ -432,8 +432,9 @@ fn read(
             std::thread::sleep(Duration::from_millis(1));
             continue;
         }
-        let rebalanced = context.rebalances.load(Ordering::Relaxed) != rebalances;
-        rebalances = context.rebalances.load(Ordering::Relaxed);
+        let seen = context.rebalances.load(Ordering::Relaxed);
+        let rebalanced = seen != rebalances;
+        rebalances = seen;
         if full && (paused.is_empty() || rebalanced) {
             // (Again after a rebalance: newly assigned partitions are not paused yet.)
             match consumer.assignment() {

@@ -131,6 +131,23 @@ fn message(topic: &str, partition: i32, offset: i64, payload: Bytes) -> Consumed
     })
 }
 
+/// Sends a click of `session` at each of `offsets` of `partition`; returns their event ids.
+fn send_clicks(
+    tx: &mpsc::UnboundedSender<Consumed>,
+    topic: &str,
+    partition: i32,
+    offsets: std::ops::Range<i64>,
+    (project, session): (Uuid, Uuid),
+) -> Vec<Uuid> {
+    offsets
+        .map(|offset| {
+            let (id, payload) = click(project, session);
+            tx.send(message(topic, partition, offset, payload)).unwrap();
+            id
+        })
+        .collect()
+}
+
 /// Waits (off the runtime) until the revocation is let go; returns when that was.
 async fn released(wake: std::sync::mpsc::Receiver<()>) -> Instant {
     tokio::task::spawn_blocking(move || {
@@ -258,10 +275,7 @@ async fn a_revocation_waits_for_the_round_being_stored_and_drops_the_round_under
 
     // Partition 1: three clicks, then a revocation while their round is being stored (its
     // commit takes 1.5 s). The rebalance must wait until rows and commit are done.
-    for offset in 0..3 {
-        tx.send(message(topic, 1, offset, click(project, kept).1))
-            .unwrap();
-    }
+    send_clicks(tx, topic, 1, 0..3, (project, kept));
     let first = started.recv().await.unwrap();
     assert_eq!(first.get(&(topic.clone(), 1)), Some(&2));
     let (revocation, wake) = Revocation::new(
@@ -288,12 +302,10 @@ async fn a_revocation_waits_for_the_round_being_stored_and_drops_the_round_under
 
     // Partition 2: a click read in the round under way when the partition is revoked is
     // dropped: not stored, not committed (its new owner reads it).
-    tx.send(message(topic, 2, 0, click(project, dropped).1))
-        .unwrap();
+    send_clicks(tx, topic, 2, 0..1, (project, dropped));
     revoke(tx, topic, 2).await;
     // Partition 3 goes on: once its click is stored, the dropped one would have been too.
-    let (stored_id, payload) = click(project, kept);
-    tx.send(message(topic, 3, 0, payload)).unwrap();
+    let stored_id = send_clicks(tx, topic, 3, 0..1, (project, kept))[0];
     committer.until(topic, 3, 0).await;
     assert_eq!(
         committer.committed(topic, 2),
@@ -315,8 +327,7 @@ async fn a_rebalance_that_gives_up_stops_the_shard_before_anything_else_is_store
     let mut started = h.started;
     let project = Uuid::new_v4();
     let session = Uuid::new_v4();
-    h.tx.send(message(&h.topic, 1, 0, click(project, session).1))
-        .unwrap();
+    send_clicks(&h.tx, &h.topic, 1, 0..1, (project, session));
     started.recv().await.unwrap();
     // The group waits half a second; the commit in flight takes three.
     let (revocation, _wake) = Revocation::new(
@@ -348,8 +359,7 @@ async fn a_rebalance_that_gives_up_stops_the_shard_before_anything_else_is_store
 async fn a_session_seen_again_after_it_ended_resumes_from_its_final_row() {
     let h = harness(Duration::ZERO, 1).await;
     let (project, session) = (Uuid::new_v4(), Uuid::new_v4());
-    h.tx.send(message(&h.topic, 1, 0, click(project, session).1))
-        .unwrap();
+    send_clicks(&h.tx, &h.topic, 1, 0..1, (project, session));
     // Idle past the one-second timeout: the final row (inactive) is stored.
     let deadline = Instant::now() + Duration::from_secs(30);
     let ended = loop {
@@ -361,8 +371,7 @@ async fn a_session_seen_again_after_it_ended_resumes_from_its_final_row() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     assert_eq!(ended.event_count, 1);
-    h.tx.send(message(&h.topic, 1, 1, click(project, session).1))
-        .unwrap();
+    send_clicks(&h.tx, &h.topic, 1, 1..2, (project, session));
     let deadline = Instant::now() + Duration::from_secs(30);
     let resumed = loop {
         let rows = h.store.session_rows(&[(project, session)]).await.unwrap();
@@ -397,18 +406,14 @@ async fn rounds_applied_while_one_is_stored_are_stored_together() {
     let h = holding_rounds().await;
     let mut started = h.started;
     let (project, session) = (Uuid::new_v4(), Uuid::new_v4());
-    let send = |offset: i64| {
-        h.tx.send(message(&h.topic, 1, offset, click(project, session).1))
-            .unwrap();
-    };
     // Nothing being stored: the first round ends at 5.
-    (0..5).for_each(send);
+    send_clicks(&h.tx, &h.topic, 1, 0..5, (project, session));
     let committed_at = |offsets: Offsets| offsets[&(h.topic.clone(), 1)];
     assert_eq!(committed_at(started.recv().await.unwrap()), 4);
     // While it is stored, 30 more arrive: four rounds of 5 are held (20), the fifth would go
     // past that, so it waits for the first and goes with the held ones (offsets 5 to 29); the
     // last round is held until those are in, and then goes at once.
-    (5..35).for_each(send);
+    send_clicks(&h.tx, &h.topic, 1, 5..35, (project, session));
     assert_eq!(committed_at(started.recv().await.unwrap()), 29);
     assert_eq!(committed_at(started.recv().await.unwrap()), 34);
     h.committer.until(&h.topic, 1, 34).await;
@@ -433,24 +438,13 @@ async fn a_revocation_stores_the_rounds_held_and_drops_the_round_under_way() {
     let mut started = h.started;
     let project = Uuid::new_v4();
     let (kept, moved) = (Uuid::new_v4(), Uuid::new_v4());
-    for offset in 0..5 {
-        tx.send(message(topic, 1, offset, click(project, kept).1))
-            .unwrap();
-    }
+    send_clicks(tx, topic, 1, 0..5, (project, kept));
     started.recv().await.unwrap();
     // While that round is stored: 3 clicks from partition 1 and 8 from partition 2. Two rounds
     // of 5 are applied and held (partition 1 to offset 7, partition 2 to 6), the third has read
     // partition 2's last click when partition 2 is revoked.
-    for offset in 5..8 {
-        tx.send(message(topic, 1, offset, click(project, kept).1))
-            .unwrap();
-    }
-    let mut last = Uuid::nil();
-    for offset in 0..8 {
-        let (id, payload) = click(project, moved);
-        tx.send(message(topic, 2, offset, payload)).unwrap();
-        last = id;
-    }
+    send_clicks(tx, topic, 1, 5..8, (project, kept));
+    let last = send_clicks(tx, topic, 2, 0..8, (project, moved))[7];
     revoke(tx, topic, 2).await;
     // Before the release: the held rounds are stored and committed; the click read since is
     // dropped, for the new owner.
