@@ -47,6 +47,14 @@ pub struct KafkaConfig {
     /// created by other means need `max.message.bytes` raised to match: Kafka's default is 1 MiB,
     /// which a replay chunk at the ingest's default limit exceeds.
     pub message_max_bytes: u32,
+    /// How long topics GoSight creates keep messages (`retention.ms`), in milliseconds, e.g.
+    /// `604800000` for 7 days. Unset: the broker's default (Apache Kafka's is 7 days). Messages
+    /// must stay long enough for a processor that was down to read them after it restarts.
+    pub retention_ms: Option<u64>,
+    /// How often topics GoSight creates roll a new log segment (`segment.ms`), in milliseconds.
+    /// A broker deletes whole segments, so messages live up to `retention_ms` plus this. Unset:
+    /// the broker's default (7 days).
+    pub segment_ms: Option<u64>,
     /// Extra librdkafka properties, e.g. `security.protocol: SASL_SSL`. Values of keys that
     /// contain `password`, `secret` or `key` are redacted by `gosight config print`.
     #[serde(serialize_with = "serialize_redacted_properties")]
@@ -67,6 +75,8 @@ impl Default for KafkaConfig {
             queue_max_messages: 100_000,
             queue_max_kbytes: 256 * 1024,
             message_max_bytes: 2 * 1024 * 1024,
+            retention_ms: None,
+            segment_ms: None,
             librdkafka: BTreeMap::new(),
         }
     }
@@ -223,19 +233,22 @@ impl KafkaConfig {
     }
 
     /// Creates the topics that do not exist yet, with `partitions` partitions each, accepting
-    /// messages up to `message_max_bytes`.
+    /// messages up to `message_max_bytes` and keeping them as `retention_ms` and `segment_ms`
+    /// say. Topics that exist are left as they are.
     pub async fn ensure_topics(&self, names: &[&str], partitions: i32) -> Result<()> {
         let admin = self.admin()?;
-        let max_message_bytes = self.message_max_bytes.to_string();
+        let settings = self.topic_settings();
         let topics: Vec<NewTopic<'_>> = names
             .iter()
             .map(|name| {
-                NewTopic::new(
-                    name,
-                    partitions,
-                    TopicReplication::Fixed(self.replication_factor),
+                settings.iter().fold(
+                    NewTopic::new(
+                        name,
+                        partitions,
+                        TopicReplication::Fixed(self.replication_factor),
+                    ),
+                    |topic, (key, value)| topic.set(key, value),
                 )
-                .set("max.message.bytes", &max_message_bytes)
             })
             .collect();
         let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
@@ -248,6 +261,18 @@ impl KafkaConfig {
             }
         }
         Ok(())
+    }
+
+    /// Topic-level settings of the topics GoSight creates.
+    fn topic_settings(&self) -> Vec<(&'static str, String)> {
+        let mut settings = vec![("max.message.bytes", self.message_max_bytes.to_string())];
+        if let Some(ms) = self.retention_ms {
+            settings.push(("retention.ms", ms.to_string()));
+        }
+        if let Some(ms) = self.segment_ms {
+            settings.push(("segment.ms", ms.to_string()));
+        }
+        settings
     }
 
     /// Deletes topics; missing ones are ignored.

@@ -95,6 +95,41 @@ async fn kafka_keyed_produce_and_group_consume_with_committed_offsets() {
     engines.kafka.delete_topics(&[&topic]).await.unwrap();
 }
 
+#[tokio::test]
+async fn kafka_topics_are_created_with_the_configured_retention() {
+    use rdkafka::admin::{AdminOptions, ResourceSpecifier};
+
+    let engines = Engines::from_env();
+    let mut kafka = engines.kafka.clone();
+    kafka.retention_ms = Some(3_600_000);
+    kafka.segment_ms = Some(60_000);
+    let topic = unique_name("test");
+    kafka.ensure_topics(&[&topic], 2).await.unwrap();
+
+    let admin = kafka.admin().unwrap();
+    let described = admin
+        .describe_configs(
+            &[ResourceSpecifier::Topic(&topic)],
+            &AdminOptions::new().request_timeout(Some(WAIT)),
+        )
+        .await
+        .unwrap();
+    let resource = described.into_iter().next().unwrap().unwrap();
+    let value = |name: &str| {
+        resource
+            .get(name)
+            .and_then(|entry| entry.value.clone())
+            .unwrap_or_default()
+    };
+    assert_eq!(value("retention.ms"), "3600000");
+    assert_eq!(value("segment.ms"), "60000");
+    assert_eq!(
+        value("max.message.bytes"),
+        kafka.message_max_bytes.to_string()
+    );
+    kafka.delete_topics(&[&topic]).await.unwrap();
+}
+
 fn clickhouse_tables() -> &'static [&'static str] {
     &[
         "events",
