@@ -381,7 +381,10 @@ impl PrivateClickHouse {
 #[tokio::test]
 async fn clickhouse_down_for_30_s_loses_nothing() {
     // Longer than the consumer group waits for a member that does not poll: the shard keeps
-    // polling (its partitions paused) while it waits, so it stays in the group.
+    // polling (its partitions paused) while it waits, so it stays in the group. More arrives
+    // during the outage than the shard holds (rounds of 300 events, 300 held, a hand-off of 256
+    // messages), so it pauses its partitions, and everything sent during the outage is stored
+    // only if it resumes them once ClickHouse is back.
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -408,7 +411,7 @@ async fn clickhouse_down_for_30_s_loses_nothing() {
     let config = s.logs.join("gosight.yaml");
     std::fs::write(
         &config,
-        "kafka:\n  librdkafka:\n    max.poll.interval.ms: \"12000\"\n",
+        "kafka:\n  librdkafka:\n    max.poll.interval.ms: \"12000\"\nprocessor:\n  backlog_batch_rows: 300\n",
     )
     .unwrap();
     let mut child = processor_with(&s, "shard-0", &["--config", config.to_str().unwrap()]);
@@ -421,16 +424,26 @@ async fn clickhouse_down_for_30_s_loses_nothing() {
     let down = Instant::now();
     let mut round = 5;
     while down.elapsed() < Duration::from_secs(30) {
-        produce(&bus, &s, &sessions, round, &mut sent).await;
-        round += 1;
+        for _ in 0..3 {
+            produce(&bus, &s, &sessions, round, &mut sent).await;
+            round += 1;
+        }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     assert!(
         child.0.try_wait().unwrap().is_none(),
         "the processor keeps running while ClickHouse is down"
     );
+    let log = || std::fs::read_to_string(s.logs.join("shard-0.log")).unwrap();
+    assert!(
+        log().contains("consumption paused"),
+        "the shard paused its partitions while it had no room"
+    );
     let server = PrivateClickHouse::start(port, dir);
+    // A round sent after ClickHouse is back is stored too.
+    produce(&bus, &s, &sessions, round, &mut sent).await;
     verify(&s, &sent).await;
+    assert!(log().contains("consumption resumed"));
     sigterm(&mut child);
     s.kafka.delete_topics(&s.kafka.topics.all()).await.unwrap();
     server.stop();

@@ -446,6 +446,13 @@ fn read(
                                 paused.push(key);
                             }
                         }
+                        metrics::gauge!("gosight_processor_paused_partitions")
+                            .set(paused.len() as f64);
+                        tracing::info!(
+                            partitions = paused.len(),
+                            "consumption paused: the shard has had no room for {} s; polling goes on",
+                            PAUSE_AFTER.as_secs()
+                        );
                     }
                     Err(error) => tracing::warn!(%error, "cannot pause consumption"),
                 },
@@ -457,7 +464,11 @@ fn read(
                 list.add_partition(topic, *partition);
             }
             match consumer.resume(&list) {
-                Ok(()) => paused.clear(),
+                Ok(()) => {
+                    tracing::info!(partitions = paused.len(), "consumption resumed");
+                    paused.clear();
+                    metrics::gauge!("gosight_processor_paused_partitions").set(0.0);
+                }
                 Err(error) => tracing::warn!(%error, "cannot resume consumption"),
             }
         }
