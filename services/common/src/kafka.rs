@@ -50,10 +50,12 @@ pub struct KafkaConfig {
     /// How long topics GoSight creates keep messages (`retention.ms`), in milliseconds, e.g.
     /// `604800000` for 7 days. Unset: the broker's default (Apache Kafka's is 7 days). Messages
     /// must stay long enough for a processor that was down to read them after it restarts.
+    /// Topics that exist already keep their settings.
     pub retention_ms: Option<u64>,
     /// How often topics GoSight creates roll a new log segment (`segment.ms`), in milliseconds.
-    /// A broker deletes whole segments, so messages live up to `retention_ms` plus this. Unset:
-    /// the broker's default (7 days).
+    /// A broker deletes whole segments, on its own schedule (Kafka's
+    /// `log.retention.check.interval.ms`, 5 minutes by default), so messages live at least
+    /// `retention_ms` and up to about this much longer. Unset: the broker's default (7 days).
     pub segment_ms: Option<u64>,
     /// Extra librdkafka properties, e.g. `security.protocol: SASL_SSL`. Values of keys that
     /// contain `password`, `secret` or `key` are redacted by `gosight config print`.

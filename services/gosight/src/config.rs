@@ -87,6 +87,17 @@ impl Config {
                 reason: "must be at least 1".into(),
             });
         }
+        for (key, value) in [
+            ("kafka.retention_ms", self.kafka.retention_ms),
+            ("kafka.segment_ms", self.kafka.segment_ms),
+        ] {
+            if value == Some(0) {
+                return Err(ConfigError::Invalid {
+                    key: key.into(),
+                    reason: "must be more than 0 (leave it unset for the broker's default)".into(),
+                });
+            }
+        }
         // The envelope around a replay chunk or a batch's events: project id, receive time,
         // session, geo and user agent.
         const ENVELOPE_ROOM: usize = 64 * 1024;
@@ -218,6 +229,14 @@ mod tests {
             err.contains("kafka.message_max_bytes") && err.contains("max_replay_body_bytes"),
             "{err}"
         );
+
+        // A retention of 0 would let the broker delete events before the processor reads them.
+        let err = Config::load(None, &env(&[("GOSIGHT_KAFKA__RETENTION_MS", "0")]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("kafka.retention_ms"), "{err}");
+        let config = Config::load(None, &env(&[("GOSIGHT_KAFKA__RETENTION_MS", "86400000")]));
+        assert_eq!(config.unwrap().kafka.retention_ms, Some(86_400_000));
 
         let err = Config::load(None, &env(&[("GOSIGHT_NOPE", "1")]))
             .unwrap_err()

@@ -382,9 +382,9 @@ impl PrivateClickHouse {
 async fn clickhouse_down_for_30_s_loses_nothing() {
     // Longer than the consumer group waits for a member that does not poll: the shard keeps
     // polling (its partitions paused) while it waits, so it stays in the group. More arrives
-    // during the outage than the shard holds (rounds of 300 events, 300 held, a hand-off of 256
-    // messages), so it pauses its partitions, and everything sent during the outage is stored
-    // only if it resumes them once ClickHouse is back.
+    // during the outage than the shard holds (the round it cannot store, up to 300 events held,
+    // the round being read and a hand-off of 256 messages), so it pauses its partitions, and
+    // everything sent during the outage is stored only if it resumes them once ClickHouse is back.
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -423,7 +423,11 @@ async fn clickhouse_down_for_30_s_loses_nothing() {
     let (port, dir) = server.stop();
     let down = Instant::now();
     let mut round = 5;
-    while down.elapsed() < Duration::from_secs(30) {
+    let log = || std::fs::read_to_string(s.logs.join("shard-0.log")).unwrap();
+    // At least 30 s, and on until the shard has paused (a slow machine sends more slowly).
+    while down.elapsed() < Duration::from_secs(30)
+        || (!log().contains("consumption paused") && down.elapsed() < Duration::from_secs(90))
+    {
         for _ in 0..3 {
             produce(&bus, &s, &sessions, round, &mut sent).await;
             round += 1;
@@ -432,18 +436,23 @@ async fn clickhouse_down_for_30_s_loses_nothing() {
     }
     assert!(
         child.0.try_wait().unwrap().is_none(),
-        "the processor keeps running while ClickHouse is down"
+        "the processor keeps running while ClickHouse is down; logs in {:?}",
+        s.logs
     );
-    let log = || std::fs::read_to_string(s.logs.join("shard-0.log")).unwrap();
     assert!(
         log().contains("consumption paused"),
-        "the shard paused its partitions while it had no room"
+        "the shard paused its partitions while it had no room; logs in {:?}",
+        s.logs
     );
     let server = PrivateClickHouse::start(port, dir);
     // A round sent after ClickHouse is back is stored too.
     produce(&bus, &s, &sessions, round, &mut sent).await;
     verify(&s, &sent).await;
-    assert!(log().contains("consumption resumed"));
+    assert!(
+        log().contains("consumption resumed"),
+        "logs in {:?}",
+        s.logs
+    );
     sigterm(&mut child);
     s.kafka.delete_topics(&s.kafka.topics.all()).await.unwrap();
     server.stop();

@@ -411,6 +411,8 @@ fn read(
     let mut paused: Vec<(String, i32)> = Vec::new();
     let mut rebalances = context.rebalances.load(Ordering::Relaxed);
     let mut full_since: Option<Instant> = None;
+    let paused_gauge = metrics::gauge!("gosight_processor_paused_partitions");
+    paused_gauge.set(0.0);
     while !stop.load(Ordering::Relaxed) {
         while let Some(message) = held.pop_front() {
             let bytes = message.payload.len();
@@ -446,13 +448,14 @@ fn read(
                                 paused.push(key);
                             }
                         }
-                        metrics::gauge!("gosight_processor_paused_partitions")
-                            .set(paused.len() as f64);
-                        tracing::info!(
-                            partitions = paused.len(),
-                            "consumption paused: the shard has had no room for {} s; polling goes on",
-                            PAUSE_AFTER.as_secs()
-                        );
+                        paused_gauge.set(paused.len() as f64);
+                        if assignment.count() > 0 {
+                            tracing::info!(
+                                partitions = paused.len(),
+                                "consumption paused: the shard has had no room for {} s; polling goes on",
+                                PAUSE_AFTER.as_secs()
+                            );
+                        }
                     }
                     Err(error) => tracing::warn!(%error, "cannot pause consumption"),
                 },
@@ -467,7 +470,7 @@ fn read(
                 Ok(()) => {
                     tracing::info!(partitions = paused.len(), "consumption resumed");
                     paused.clear();
-                    metrics::gauge!("gosight_processor_paused_partitions").set(0.0);
+                    paused_gauge.set(0.0);
                 }
                 Err(error) => tracing::warn!(%error, "cannot resume consumption"),
             }
@@ -483,6 +486,9 @@ fn read(
                     .iter()
                     .any(|(t, p)| *t == m.topic && *p == m.partition)
             });
+            // The rebalance callback has resumed them already.
+            paused.retain(|key| !revoked.contains(key));
+            paused_gauge.set(paused.len() as f64);
         }
         match polled {
             None => {}
@@ -490,6 +496,7 @@ fn read(
             Some(Err(error)) => tracing::warn!(%error, "consume failed"),
         }
     }
+    paused_gauge.set(0.0);
 }
 
 impl Drop for KafkaSource {
