@@ -17,7 +17,15 @@ export function Login() {
     setBusy(true);
     setError("");
     try {
-      if (setup) await client.setup(email, password, name);
+      // Sent before the server said whether an account exists (a quick Enter): ask now.
+      const creating = setup ?? (await client.needsSetup().catch(() => false));
+      if (creating && !setup) {
+        // The form becomes the first admin's (with its name field), to be sent again.
+        setSetup(true);
+        setBusy(false);
+        return;
+      }
+      if (creating) await client.setup(email, password, name);
       else await client.login(email, password);
     } catch (err) {
       setError((err as Error).message);
@@ -51,7 +59,7 @@ export function Login() {
             {error}
           </p>
         )}
-        <button type="submit" className="primary" disabled={busy || setup === null}>
+        <button type="submit" className="primary" disabled={busy}>
           {busy ? "…" : setup ? "Create admin and sign in" : "Sign in"}
         </button>
       </form>

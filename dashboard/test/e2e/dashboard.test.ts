@@ -6,6 +6,7 @@ import { mkdirSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { signIn } from "./sign-in";
 import { Site } from "./site";
 import { Stack, type StackInfo } from "./stack";
 
@@ -153,9 +154,7 @@ describe("dashboard against the real API", () => {
     await dash.getByLabel("Password").fill("not-the-password");
     await dash.getByLabel("Password").press("Enter");
     await expect.poll(() => dash.getByRole("alert").textContent()).toContain("wrong email or password");
-    await dash.getByLabel("Password").fill(info.password);
-    await dash.getByLabel("Password").press("Enter");
-    await dash.waitForURL(new RegExp(`${projectUrl("/overview")}$`));
+    await signIn(dash, info.email, info.password, new RegExp(`${projectUrl("/overview")}$`));
     const sessions = dash.locator(".stat", { has: dash.locator(".stat-label", { hasText: /^Sessions$/ }) }).locator(".stat-value");
     await expect.poll(() => sessions.textContent(), { timeout: 10_000 }).toBe("2");
     expect(await dash.locator(".tz").textContent()).toBe(TIME_ZONE);

@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type Browser, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { signIn } from "./sign-in";
 import { Site } from "./site";
 import { gosightBinary } from "./stack";
 
@@ -141,10 +142,7 @@ describe("standalone mode", () => {
   it("serves the dashboard, which shows the SDK's session with its replay and insights", async () => {
     await dash.goto(`${banner.base}/`);
     await dash.waitForURL(/\/login/);
-    await dash.getByLabel("Email").fill("admin@gosight.local");
-    await dash.getByLabel("Password").fill(password);
-    await dash.getByLabel("Password").press("Enter");
-    await dash.waitForURL(/\/overview$/);
+    await signIn(dash, "admin@gosight.local", password, /\/overview$/, () => output);
 
     await dash.goto(`${banner.base}/p/${projectId}/sessions`);
     const row = dash.locator(`tbody tr[data-session="${sessionId}"]`);
@@ -176,10 +174,7 @@ describe("standalone mode", () => {
     // A new port is a new origin for the browser: sign in again.
     await dash.goto(`${banner.base}/`);
     await dash.waitForURL(/\/login/);
-    await dash.getByLabel("Email").fill("admin@gosight.local");
-    await dash.getByLabel("Password").fill(password);
-    await dash.getByLabel("Password").press("Enter");
-    await dash.waitForURL(/\/overview$/);
+    await signIn(dash, "admin@gosight.local", password, /\/overview$/, () => output);
     await dash.goto(`${banner.base}/p/${projectId}/sessions/${sessionId}`);
     await dash.frameLocator(".replay-root iframe").getByText("Buy now").waitFor({ timeout: 15_000 });
     await dash.screenshot({ path: `${ARTIFACTS}standalone-after-restart.png`, fullPage: true });

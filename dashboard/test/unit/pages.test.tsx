@@ -4,9 +4,10 @@ import type { Overview as OverviewData, Project, SessionSummary } from "../../sr
 import { rememberKey } from "../../src/components/SdkSnippet";
 import { Alerts } from "../../src/pages/Alerts";
 import { Errors } from "../../src/pages/Errors";
+import { Login } from "../../src/pages/Login";
 import { Overview } from "../../src/pages/Overview";
 import { Sessions } from "../../src/pages/Sessions";
-import { signedIn } from "./api-stub";
+import { signedIn, stubApi } from "./api-stub";
 
 const project: Project = { id: "p1", name: "Shop", slug: "shop", allowed_domains: [], settings: {}, role: "owner", created_at: "2026-01-01T00:00:00Z" };
 
@@ -106,6 +107,49 @@ describe("sessions page", () => {
     await screen.findByText("No sessions match these filters");
     await act(async () => fireEvent.click(screen.getByRole("button", { name: "Clear filters" })));
     expect(location.search).not.toContain("country");
+  });
+});
+
+describe("sign-in page", () => {
+  /** Answers the first set-up question only when `release` is called, later ones at once. */
+  function slowSetupStatus(needsSetup: boolean) {
+    let release = () => {};
+    let calls = 0;
+    const stub = stubApi({
+      "/api/v1/auth/setup": () => {
+        const answer = Response.json({ needs_setup: needsSetup });
+        return ++calls === 1 ? new Promise<Response>((r) => (release = () => r(answer))) : answer;
+      },
+    });
+    return { stub, release: () => release() };
+  }
+
+  const fill = (label: string, value: string) => fireEvent.change(screen.getByLabelText(label), { target: { value } });
+
+  it("signs in when sent before the server said whether an account exists", async () => {
+    const { stub, release } = slowSetupStatus(false);
+    render(<Login />);
+    fill("Email", "me@example.com");
+    fill("Password", "correct horse");
+    const button = screen.getByRole("button", { name: "Sign in" }) as HTMLButtonElement;
+    expect(button.disabled).toBe(false);
+    await act(async () => fireEvent.click(button));
+    await waitFor(() => expect(stub.to("/api/v1/auth/login")).toHaveLength(1));
+    expect(stub.to("/api/v1/auth/setup")).toHaveLength(2);
+    release();
+  });
+
+  it("sent before the status is known on a new install, turns into the first admin's form", async () => {
+    const { stub, release } = slowSetupStatus(true);
+    render(<Login />);
+    fill("Email", "me@example.com");
+    fill("Password", "correct horse");
+    await act(async () => fireEvent.click(screen.getByRole("button", { name: "Sign in" })));
+    expect(await screen.findByRole("heading", { name: "Create the first admin" })).toBeTruthy();
+    expect(screen.getByLabelText("Name")).toBeTruthy();
+    expect(stub.to("/api/v1/auth/login")).toHaveLength(0);
+    expect(stub.to("/api/v1/auth/setup")).toHaveLength(2);
+    release();
   });
 });
 

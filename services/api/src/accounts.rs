@@ -15,13 +15,30 @@ pub use gosight_common::backend::UserRole;
 /// Shortest password accepted.
 pub const MIN_PASSWORD_LEN: usize = 8;
 
-/// Hashes a password with argon2id and a random salt (PHC string format).
-pub fn hash_password(password: &str) -> Result<String, ApiError> {
+/// Hashes a password with argon2id and a random salt (PHC string format). This takes tens of
+/// milliseconds of CPU on purpose: call it through [`hash_password`] from async code.
+pub fn hash_password_now(password: &str) -> Result<String, ApiError> {
     let salt = SaltString::generate(&mut OsRng);
     Argon2::default()
         .hash_password(password.as_bytes(), &salt)
         .map(|hash| hash.to_string())
         .map_err(|e| ApiError::Internal(format!("hashing password: {e}")))
+}
+
+/// [`hash_password_now`] on the blocking pool, so a sign-up does not hold up the requests
+/// sharing its worker thread.
+pub async fn hash_password(password: &str) -> Result<String, ApiError> {
+    let password = password.to_string();
+    off_the_workers(move || hash_password_now(&password)).await?
+}
+
+/// Runs CPU-bound `work` (password hashing and checking) on the runtime's blocking pool.
+pub async fn off_the_workers<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| ApiError::Internal(format!("password hashing task: {e}")))
 }
 
 fn validate_email(email: &str) -> Result<(), ApiError> {
@@ -37,7 +54,7 @@ fn validate_email(email: &str) -> Result<(), ApiError> {
 }
 
 /// A user to store: the email checked, the password long enough and hashed.
-pub fn new_user(
+pub async fn new_user(
     email: &str,
     name: &str,
     password: &str,
@@ -53,7 +70,7 @@ pub fn new_user(
     Ok(NewUser {
         email: email.to_string(),
         name: name.to_string(),
-        password_hash: hash_password(password)?,
+        password_hash: hash_password(password).await?,
         role,
     })
 }
@@ -66,7 +83,7 @@ pub async fn create_user(
     password: &str,
     role: UserRole,
 ) -> Result<Uuid, ApiError> {
-    let user = new_user(email, name, password, role)?;
+    let user = new_user(email, name, password, role).await?;
     match meta.create_user(user).await {
         Ok(created) => Ok(created.id),
         Err(gosight_common::Error::Conflict(_)) => Err(ApiError::Conflict(format!(

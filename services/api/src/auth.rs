@@ -5,6 +5,7 @@
 //! share a family; presenting an already rotated token (a stolen copy) revokes the whole family.
 
 use std::future::{Ready, ready};
+use std::time::Instant;
 
 use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
 use argon2::{Argon2, PasswordHash, PasswordVerifier};
@@ -231,16 +232,32 @@ pub async fn login(
     state: web::Data<AppState>,
     body: web::Json<LoginRequest>,
 ) -> ApiResult<HttpResponse> {
+    let now = Instant::now();
+    if let Err(wait) = state.logins.check(&body.email, now) {
+        let minutes = wait.as_secs().div_ceil(60);
+        return Err(ApiError::TooManyRequests {
+            message: format!(
+                "too many failed sign-ins for this account; try again in {minutes} minute{}",
+                if minutes == 1 { "" } else { "s" }
+            ),
+            retry_after: wait.as_secs().max(1),
+        });
+    }
     let found = state.meta.find_user_by_email(&body.email).await?;
     let denied = || ApiError::unauthorized("wrong email or password");
-    let Some(user) = found else {
-        // Same work as for a real user, so timing does not tell which emails exist.
-        let _ = verify_password(&body.password, dummy_hash());
+    // An unknown email is checked against a dummy hash: the same work as for a real user, so
+    // timing does not tell which emails exist.
+    let hash = found.as_ref().map(|user| user.password_hash.clone());
+    let LoginRequest { email, password } = body.into_inner();
+    let matches = accounts::off_the_workers(move || {
+        verify_password(&password, hash.as_deref().unwrap_or_else(|| dummy_hash()))
+    })
+    .await?;
+    let Some(user) = found.filter(|user| matches && !user.disabled) else {
+        state.logins.failed(&email, now);
         return Err(denied());
     };
-    if !verify_password(&body.password, &user.password_hash) || user.disabled {
-        return Err(denied());
-    }
+    state.logins.succeeded(&email);
     state.meta.record_login(user.id).await?;
     let response = issue(&state, UserInfo::from(&user)).await?;
     Ok(HttpResponse::Ok().json(response))
@@ -249,7 +266,7 @@ pub async fn login(
 /// A real hash of nothing in particular, checked against when the email is unknown.
 fn dummy_hash() -> &'static str {
     static HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    HASH.get_or_init(|| accounts::hash_password("not a password").unwrap_or_default())
+    HASH.get_or_init(|| accounts::hash_password_now("not a password").unwrap_or_default())
 }
 
 fn verify_password(password: &str, hash: &str) -> bool {
@@ -329,7 +346,8 @@ pub async fn setup(
     if state.meta.count_users().await? > 0 {
         return Err(done());
     }
-    let admin = accounts::new_user(&body.email, &body.name, &body.password, UserRole::Admin)?;
+    let admin =
+        accounts::new_user(&body.email, &body.name, &body.password, UserRole::Admin).await?;
     let Some(created) = state.meta.create_first_user(admin).await? else {
         return Err(done());
     };

@@ -17,6 +17,11 @@ pub struct ApiConfig {
     pub refresh_token_ttl_days: u64,
     /// Largest page any list endpoint returns, e.g. `200`; larger `limit`s are capped.
     pub max_page_size: u32,
+    /// Wrong passwords for one email, within `login_lockout_seconds` of the first, after which
+    /// that email's sign-ins are refused (429) until the window ends, e.g. `10`. `0`: never.
+    pub login_max_failures: u32,
+    /// The window of `login_max_failures`, in seconds, e.g. `900`.
+    pub login_lockout_seconds: u64,
     /// HTTP worker threads; `0`: one per core.
     pub workers: usize,
     /// The built dashboard (`dashboard/dist`, from `npm run build` in `dashboard/`), served at
@@ -32,6 +37,8 @@ impl Default for ApiConfig {
             access_token_ttl_seconds: 900,
             refresh_token_ttl_days: 30,
             max_page_size: 200,
+            login_max_failures: 10,
+            login_lockout_seconds: 900,
             workers: 0,
             dashboard_dir: "dashboard/dist".into(),
         }

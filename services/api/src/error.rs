@@ -21,6 +21,9 @@ pub enum ApiError {
     NotFound(String),
     #[error("{0}")]
     Conflict(String),
+    /// Too many attempts; the client may try again after `retry_after` seconds.
+    #[error("{message}")]
+    TooManyRequests { message: String, retry_after: u64 },
     #[error("storage: {0}")]
     Storage(gosight_common::Error),
     #[error("internal: {0}")]
@@ -73,6 +76,7 @@ impl ResponseError for ApiError {
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Storage(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -92,8 +96,14 @@ impl ResponseError for ApiError {
             _ => (self.to_string(), None),
         };
         let mut response = HttpResponse::build(self.status_code());
-        if matches!(self, ApiError::Storage(_)) {
-            response.insert_header(("Retry-After", "1"));
+        match self {
+            ApiError::Storage(_) => {
+                response.insert_header(("Retry-After", "1"));
+            }
+            ApiError::TooManyRequests { retry_after, .. } => {
+                response.insert_header(("Retry-After", retry_after.to_string()));
+            }
+            _ => {}
         }
         response.json(Body { error, field })
     }

@@ -3,7 +3,8 @@
 //!
 //! - [`config`]: the `api` config section. [`error`]: this crate's error type and its responses.
 //! - [`state`]: what every handler shares. [`auth`]: sign-in, tokens, the [`auth::AuthUser`]
-//!   extractor. [`access`]: project roles and what each may do.
+//!   extractor. [`login_guard`]: failed sign-ins counted per account. [`access`]: project roles
+//!   and what each may do.
 //! - [`accounts`]: users, password hashing, project creation (shared with the CLI).
 //! - [`projects`]: projects, write keys, members. [`alert_rules`]: alert rule CRUD.
 //! - [`sessions`]: sessions list, session detail, replay. [`analytics`]: overview, heatmaps,
@@ -21,6 +22,7 @@ pub mod config;
 pub mod dashboard;
 pub mod error;
 pub mod live;
+pub mod login_guard;
 pub mod openapi;
 pub mod projects;
 pub mod query;
@@ -167,13 +169,7 @@ pub async fn start(
     health: Health,
     shutdown: CancellationToken,
 ) -> Result<ApiServer, ApiError> {
-    let state = AppState {
-        tokens: Arc::new(auth::TokenKeys::new(config.jwt_secret.expose())),
-        config: Arc::new(config.clone()),
-        meta: deps.meta,
-        analytics: deps.analytics,
-        live: deps.live,
-    };
+    let state = AppState::new(config.clone(), deps.meta, deps.analytics, deps.live);
     let dashboard = dashboard::locate(&config.dashboard_dir);
     let mut server = HttpServer::new(move || {
         let health = health.clone();

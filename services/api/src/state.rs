@@ -1,11 +1,13 @@
 //! What every handler shares: the stores, the token keys and the config.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use gosight_common::backend::{AnalyticsStore, LiveFanout, MetadataStore};
 
 use crate::auth::TokenKeys;
 use crate::config::ApiConfig;
+use crate::login_guard::LoginGuard;
 
 /// Shared by every worker; cheap to clone.
 #[derive(Clone)]
@@ -18,6 +20,8 @@ pub struct AppState {
     /// Live fan-out of the processor's session updates; `None` when Redis is not configured.
     pub live: Option<Arc<dyn LiveFanout>>,
     pub tokens: Arc<TokenKeys>,
+    /// Failed sign-ins per account.
+    pub logins: Arc<LoginGuard>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -29,6 +33,26 @@ impl std::fmt::Debug for AppState {
 }
 
 impl AppState {
+    /// The state of one API: token keys from `config.jwt_secret`, no failed sign-ins yet.
+    pub fn new(
+        config: ApiConfig,
+        meta: Arc<dyn MetadataStore>,
+        analytics: Arc<dyn AnalyticsStore>,
+        live: Option<Arc<dyn LiveFanout>>,
+    ) -> Self {
+        Self {
+            tokens: Arc::new(TokenKeys::new(config.jwt_secret.expose())),
+            logins: Arc::new(LoginGuard::new(
+                config.login_max_failures,
+                Duration::from_secs(config.login_lockout_seconds),
+            )),
+            config: Arc::new(config),
+            meta,
+            analytics,
+            live,
+        }
+    }
+
     /// A page size within `1..=max_page_size`; `default` when none was asked for.
     pub fn page_size(&self, asked: Option<u32>, default: u32) -> u32 {
         asked

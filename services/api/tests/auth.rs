@@ -169,3 +169,63 @@ async fn malformed_bodies_name_the_problem() {
     );
     h.stop().await;
 }
+
+#[tokio::test]
+async fn wrong_passwords_lock_the_account_not_the_others() {
+    let h = Harness::with_config(ApiConfig {
+        login_max_failures: 3,
+        login_lockout_seconds: 600,
+        ..Default::default()
+    })
+    .await;
+    h.user("cy@example.com", UserRole::User).await;
+    h.user("di@example.com", UserRole::User).await;
+    let attempt = |email: &'static str, password: &'static str| {
+        let h = &h;
+        async move {
+            let response = h
+                .http
+                .post(h.url("/api/v1/auth/login"))
+                .json(&json!({"email": email, "password": password}))
+                .send()
+                .await
+                .unwrap();
+            let status = response.status().as_u16();
+            let retry_after = response
+                .headers()
+                .get("retry-after")
+                .map(|v| v.to_str().unwrap().parse::<u64>().unwrap());
+            let body: serde_json::Value = response.json().await.unwrap();
+            (
+                status,
+                retry_after,
+                body["error"].as_str().unwrap_or("").to_string(),
+            )
+        }
+    };
+    // A success clears the count: two failures, a success, two more do not lock.
+    for _ in 0..2 {
+        assert_eq!(attempt("cy@example.com", "guess").await.0, 401);
+    }
+    h.login("cy@example.com").await;
+    for _ in 0..2 {
+        assert_eq!(attempt("cy@example.com", "guess").await.0, 401);
+    }
+    assert_eq!(attempt("CY@example.com", "guess").await.0, 401);
+    // The third failure in a row locks cy, even with the right password.
+    let (status, retry_after, error) = attempt("cy@example.com", "correct horse battery").await;
+    assert_eq!(status, 429, "{error}");
+    assert!(
+        retry_after.is_some_and(|s| (590..=600).contains(&s)),
+        "{retry_after:?}"
+    );
+    assert!(error.contains("try again in 10 minutes"), "{error}");
+    // Others sign in as before.
+    h.login("di@example.com").await;
+    // An unknown email is counted like a known one, so a lock does not tell which exist.
+    for _ in 0..3 {
+        assert_eq!(attempt("nobody@example.com", "guess").await.0, 401);
+    }
+    assert_eq!(attempt("nobody@example.com", "guess").await.0, 429);
+    h.stop().await;
+}

@@ -18,7 +18,6 @@ use actix_web::{App, HttpResponse, HttpServer, web};
 use anyhow::Context;
 use gosight_api::AppState;
 use gosight_api::accounts::{UserRole, create_project, create_user, random_token};
-use gosight_api::auth::TokenKeys;
 use gosight_common::backend::{
     AnalyticsStore, Durability, LiveFanout, LocalBus, LocalBusConfig, LocalFanout, MetadataStore,
     SqliteAnalytics, SqliteMetadata,
@@ -206,13 +205,7 @@ pub async fn run(
             "the dashboard is not built; run `npm ci && npm run build` in dashboard/ (scripts/standalone.sh does)"
         );
     }
-    let state = AppState {
-        tokens: Arc::new(TokenKeys::new(api_config.jwt_secret.expose())),
-        config: Arc::new(api_config),
-        meta: meta.clone(),
-        analytics,
-        live: Some(live),
-    };
+    let state = AppState::new(api_config, meta.clone(), analytics, Some(live));
     // The SDK's build, if there is one, at `/sdk/gosight.iife.js` for the snippet.
     let sdk = ["sdk/dist", "../sdk/dist"]
         .iter()
