@@ -442,3 +442,6 @@ export const qs = (params: Record<string, string | number | boolean | undefined 
 };
 
 export const projectPath = (projectId: string, rest = "") => `/api/v1/projects/${projectId}${rest}`;
+
+/** Whether the user may change the project's settings, keys and members, and delete its data. */
+export const canManage = (p: Pick<Project, "role">) => p.role === "admin" || p.role === "owner";

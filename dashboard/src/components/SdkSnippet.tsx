@@ -1,5 +1,5 @@
 import { useState } from "react";
-import { type ApiKey, client, type Project, projectPath, type ReplaySettings } from "../api";
+import { type ApiKey, canManage, client, type Project, projectPath, type ReplaySettings } from "../api";
 import { useApi } from "../hooks";
 
 const KEY_STORE = "gosight.write_key.";
@@ -49,8 +49,8 @@ ${lines.join("\n")}
  * are stored hashed and shown only once, the active key's prefix and a button to make a new key.
  */
 export function SdkSnippet({ project }: { project: Pick<Project, "id" | "role" | "settings"> }) {
-  const canManage = project.role === "admin" || project.role === "owner";
-  const keys = useApi<{ keys: ApiKey[] }>(canManage ? projectPath(project.id, "/keys") : null);
+  const manage = canManage(project);
+  const keys = useApi<{ keys: ApiKey[] }>(manage ? projectPath(project.id, "/keys") : null);
   const [key, setKey] = useState(() => rememberedKey(project.id));
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState("");
@@ -87,7 +87,7 @@ export function SdkSnippet({ project }: { project: Pick<Project, "id" | "role" |
         >
           {copied ? "Copied" : "Copy snippet"}
         </button>
-        {!key && canManage && (
+        {!key && manage && (
           <button type="button" onClick={create} disabled={busy}>
             {active ? "Create a new key for this snippet" : "Create a write key"}
           </button>

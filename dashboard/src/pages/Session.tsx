@@ -1,9 +1,9 @@
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
-import { ApiError, client, type Project, projectPath, type SessionDetail, type TimelineEvent } from "../api";
+import { ApiError, canManage, client, type Project, projectPath, type SessionDetail, type TimelineEvent } from "../api";
 import { Badge, Card, ErrorBox, Loading } from "../components/ui";
 import { countryName, flag, fmtClock, fmtDateTime, fmtDuration, fmtNumber } from "../format";
-import { useApi } from "../hooks";
-import { Link, setQuery, useLocation } from "../router";
+import { useAction, useApi } from "../hooks";
+import { Link, navigate, setQuery, useLocation } from "../router";
 import { type RrwebEvent, replayChunks } from "../replay/decode";
 import { type Marker, type MarkerKind, Player, type PlayerHandle } from "../replay/Player";
 import { SessionBadges } from "./Sessions";
@@ -143,6 +143,7 @@ export default function SessionPage({ project, sessionId }: { project: Project; 
           <button type="button" onClick={copyLink} title="Copy a link to this moment of the replay">
             Link to {fmtClock(now)}
           </button>
+          {canManage(project) && <DeleteSession project={project} sessionId={s.session_id} />}
         </div>
       </div>
       <div className="session-grid">
@@ -243,5 +244,29 @@ export default function SessionPage({ project, sessionId }: { project: Project; 
         </aside>
       </div>
     </div>
+  );
+}
+
+/** Deletes the session (its events, replay and insights) after a confirmation; admins only. */
+function DeleteSession({ project, sessionId }: { project: Project; sessionId: string }) {
+  const action = useAction();
+  const remove = () => {
+    if (!confirm("Delete this session with its events, replay and insights? This cannot be undone.")) return;
+    void action.run(async () => {
+      await client.request("DELETE", projectPath(project.id, `/sessions/${sessionId}`));
+      navigate(`/p/${project.id}/sessions`);
+    });
+  };
+  return (
+    <>
+      <button type="button" className="danger" onClick={remove} disabled={action.busy}>
+        Delete session
+      </button>
+      {action.error && (
+        <span className="error-text" role="alert">
+          {action.error}
+        </span>
+      )}
+    </>
   );
 }

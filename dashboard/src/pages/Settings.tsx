@@ -1,11 +1,10 @@
 import { type FormEvent, useState } from "react";
-import { client, type Project, type ProjectSettings, projectPath } from "../api";
+import { canManage, client, type Project, type ProjectSettings, projectPath } from "../api";
 import { Card, PageHead } from "../components/ui";
 import { useAction } from "../hooks";
 import { navigate } from "../router";
 import { Keys, Members } from "./SettingsAccess";
 
-const canManage = (p: Project) => p.role === "admin" || p.role === "owner";
 
 /** The processor's insight thresholds, with its defaults (docs/config.md, processor.thresholds). */
 export const THRESHOLDS: { key: string; label: string; default: number; integer: boolean }[] = [
@@ -60,6 +59,7 @@ export function Settings({ project, onChanged }: { project: Project; onChanged: 
       <ThresholdsCard project={project} manage={manage} patch={patch} />
       {manage && <Keys project={project} />}
       <Members project={project} manage={manage} />
+      {manage && <ErasureCard project={project} />}
       {project.role === "owner" && <DangerCard project={project} onChanged={onChanged} />}
     </>
   );
@@ -223,6 +223,52 @@ function DangerCard({ project, onChanged }: { project: Project; onChanged: () =>
         </button>
         {action.error && <span className="error-text">{action.error}</span>}
       </div>
+    </Card>
+  );
+}
+
+/** Erases every session of one person (their user id) or browser (anonymous id), on request. */
+export function ErasureCard({ project }: { project: Project }) {
+  const action = useAction();
+  const [kind, setKind] = useState<"user_id" | "anonymous_id">("user_id");
+  const [id, setId] = useState("");
+  const [erased, setErased] = useState<{ id: string; sessions: number } | null>(null);
+  const submit = (e: FormEvent) => {
+    e.preventDefault();
+    const value = id.trim();
+    if (!value) return;
+    const what = kind === "user_id" ? `user ${value}` : `browser ${value}`;
+    if (!confirm(`Erase every session of ${what}: events, replays and insights? This cannot be undone.`)) return;
+    setErased(null);
+    void action.run(async () => {
+      const r = await client.request<{ sessions_erased: number }>("POST", projectPath(project.id, "/erasure"), { [kind]: value });
+      setErased({ id: value, sessions: r.sessions_erased });
+      setId("");
+    });
+  };
+  return (
+    <Card title="Erase a person's data">
+      <p className="muted">For a request to erase someone's data: every session recorded under their user id (as your site identifies them) or their browser's anonymous id is deleted, with its events, replay and insights.</p>
+      <form className="row" onSubmit={submit}>
+        <select aria-label="Identify them by" value={kind} onChange={(e) => setKind(e.target.value as "user_id" | "anonymous_id")}>
+          <option value="user_id">User id</option>
+          <option value="anonymous_id">Anonymous id</option>
+        </select>
+        <input aria-label="Id to erase" value={id} onChange={(e) => setId(e.target.value)} placeholder={kind === "user_id" ? "user-1234" : "anonymous id"} required maxLength={256} />
+        <button type="submit" className="danger" disabled={action.busy || !id.trim()}>
+          Erase
+        </button>
+      </form>
+      {erased && (
+        <p role="status">
+          Erased {erased.sessions} {erased.sessions === 1 ? "session" : "sessions"} of {erased.id}.
+        </p>
+      )}
+      {action.error && (
+        <p className="error-text" role="alert">
+          {action.error}
+        </p>
+      )}
     </Card>
   );
 }

@@ -27,6 +27,7 @@ const seeded = { alice: "", bob: "" };
 interface SessionRow {
   session_id: string;
   user_id: string;
+  is_active: boolean;
   has_error: boolean;
   has_replay: boolean;
   page_count: number;
@@ -301,5 +302,31 @@ describe("dashboard against the real API", () => {
     dash.once("dialog", (d) => void d.accept());
     await row.getByRole("button", { name: "Revoke" }).click();
     await expect.poll(() => row.textContent()).toContain("revoked");
+  });
+
+  it("deletes a session from its page and erases a person's data from the settings", async () => {
+    const token = await signInToken();
+    const status = async (session: string) => (await fetch(`${info.apiUrl}/api/v1/projects/${info.projectId}/sessions/${session}`, { headers: { authorization: `Bearer ${token}` } })).status;
+    // Once the processor has ended both visits, nothing writes their rows again.
+    await until("the seeded sessions ended", async () => {
+      const { sessions } = await apiGet<{ sessions: SessionRow[] }>(token, "/sessions");
+      return Object.fromEntries([seeded.alice, seeded.bob].map((id) => [id, sessions.some((s) => s.session_id === id && !s.is_active)]));
+    }, 45_000);
+
+    await open(projectUrl(`/sessions/${seeded.bob}`));
+    dash.once("dialog", (d) => void d.accept());
+    await dash.getByRole("button", { name: "Delete session" }).click();
+    await dash.waitForURL(new RegExp(`${projectUrl("/sessions")}$`));
+    expect(await status(seeded.bob)).toBe(404);
+    await dash.locator("tbody tr[data-session]").first().waitFor();
+    expect(await dash.locator(`tbody tr[data-session="${seeded.bob}"]`).count()).toBe(0);
+
+    await open(projectUrl("/settings"));
+    await dash.getByLabel("Id to erase").fill("alice");
+    dash.once("dialog", (d) => void d.accept());
+    await dash.getByRole("button", { name: "Erase", exact: true }).click();
+    await expect.poll(() => dash.getByRole("status").filter({ hasText: "Erased" }).textContent()).toBe("Erased 1 session of alice.");
+    await shot("settings-erasure");
+    expect(await status(seeded.alice)).toBe(404);
   });
 });

@@ -1,5 +1,5 @@
 import { act, fireEvent, render, screen, waitFor } from "@testing-library/react";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import type { Overview as OverviewData, Project, SessionSummary } from "../../src/api";
 import { rememberKey } from "../../src/components/SdkSnippet";
 import { Alerts } from "../../src/pages/Alerts";
@@ -7,6 +7,7 @@ import { Errors } from "../../src/pages/Errors";
 import { Login } from "../../src/pages/Login";
 import { Overview } from "../../src/pages/Overview";
 import { Sessions } from "../../src/pages/Sessions";
+import { ErasureCard } from "../../src/pages/Settings";
 import { signedIn, stubApi } from "./api-stub";
 
 const project: Project = { id: "p1", name: "Shop", slug: "shop", allowed_domains: [], settings: {}, role: "owner", created_at: "2026-01-01T00:00:00Z" };
@@ -195,5 +196,29 @@ describe("alerts page", () => {
     });
     render(<Alerts project={project} />);
     expect(await screen.findByText("No alert has been sent yet.")).toBeTruthy();
+  });
+});
+
+describe("erasure card", () => {
+  it("erases by the chosen id after a confirmation, and says how many sessions went", async () => {
+    const bodies: unknown[] = [];
+    await signedIn({
+      "/api/v1/projects/p1/erasure": (_url: URL, init?: RequestInit) => {
+        bodies.push(JSON.parse(String(init?.body)));
+        return Response.json({ sessions_erased: 3 });
+      },
+    });
+    const answers = [false, true];
+    vi.stubGlobal("confirm", vi.fn(() => answers.shift()));
+    render(<ErasureCard project={project} />);
+    fireEvent.change(screen.getByLabelText("Identify them by"), { target: { value: "anonymous_id" } });
+    fireEvent.change(screen.getByLabelText("Id to erase"), { target: { value: " anon-42 " } });
+    // Declined: nothing is sent.
+    await act(async () => fireEvent.click(screen.getByRole("button", { name: "Erase" })));
+    expect(bodies).toEqual([]);
+    await act(async () => fireEvent.click(screen.getByRole("button", { name: "Erase" })));
+    expect((await screen.findByRole("status")).textContent).toBe("Erased 3 sessions of anon-42.");
+    expect(bodies).toEqual([{ anonymous_id: "anon-42" }]);
+    expect((screen.getByLabelText("Id to erase") as HTMLInputElement).value).toBe("");
   });
 });

@@ -129,6 +129,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 get().to(sessions::detail),
             )
             .route(
+                "/projects/{id}/sessions/{session}",
+                delete().to(sessions::delete),
+            )
+            .route("/projects/{id}/erasure", post().to(sessions::erase))
+            .route(
                 "/projects/{id}/sessions/{session}/replay",
                 get().to(sessions::replay),
             )

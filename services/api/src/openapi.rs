@@ -169,6 +169,16 @@ pub const ROUTES: &[Route] = &[
         "A session, its timeline and insights",
     ),
     r(
+        "delete",
+        "/api/v1/projects/{id}/sessions/{session}",
+        "Delete a session: its events, replay and insights",
+    ),
+    with_body(r(
+        "post",
+        "/api/v1/projects/{id}/erasure",
+        "Erase every session of a user_id or an anonymous_id",
+    )),
+    r(
         "get",
         "/api/v1/projects/{id}/sessions/{session}/replay",
         "Replay chunks as NDJSON, in order",

@@ -4,7 +4,7 @@ use actix_web::{HttpResponse, web};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use futures::StreamExt;
-use gosight_common::backend::analytics::{SessionFilter, SessionSort};
+use gosight_common::backend::analytics::{ErasureSubject, SessionFilter, SessionSort};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -227,4 +227,79 @@ pub async fn replay(
     Ok(HttpResponse::Ok()
         .content_type("application/x-ndjson")
         .streaming(stream))
+}
+
+/// `DELETE /api/v1/projects/{id}/sessions/{session}`: the session's events, replay and
+/// insights are removed; 404 when nothing of it is stored.
+pub async fn delete(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    path: web::Path<(Uuid, Uuid)>,
+) -> ApiResult<HttpResponse> {
+    let (project, session) = path.into_inner();
+    require(&state, &user, project, Need::Manage).await?;
+    let erased = state
+        .analytics
+        .erase(project, &ErasureSubject::Session(session))
+        .await?;
+    if erased == 0 {
+        return Err(ApiError::NotFound("session".into()));
+    }
+    tracing::info!(%project, %session, by = %user.id, "session deleted");
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Whose data `POST …/erasure` removes: one of the two ids.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ErasureRequest {
+    pub user_id: Option<String>,
+    pub anonymous_id: Option<String>,
+}
+
+/// Longest id accepted, as the SDK limits them.
+const MAX_ID_LEN: usize = 256;
+
+/// `POST /api/v1/projects/{id}/erasure`: every session of a person (`user_id`, as the site
+/// identified them) or of a browser (`anonymous_id`) is removed, for a request to erase their
+/// data; answers how many sessions that was.
+pub async fn erase(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    path: web::Path<Uuid>,
+    body: web::Json<ErasureRequest>,
+) -> ApiResult<HttpResponse> {
+    let project = path.into_inner();
+    require(&state, &user, project, Need::Manage).await?;
+    fn given(id: &Option<String>) -> Option<&str> {
+        id.as_deref().map(str::trim).filter(|id| !id.is_empty())
+    }
+    let subject = match (given(&body.user_id), given(&body.anonymous_id)) {
+        (Some(id), None) if id.len() <= MAX_ID_LEN => ErasureSubject::User(id.to_string()),
+        (None, Some(id)) if id.len() <= MAX_ID_LEN => ErasureSubject::Anonymous(id.to_string()),
+        (Some(_), Some(_)) => {
+            return Err(ApiError::invalid(
+                "anonymous_id",
+                "give a user_id or an anonymous_id, not both",
+            ));
+        }
+        (None, None) => {
+            return Err(ApiError::invalid(
+                "user_id",
+                "give the user_id or the anonymous_id whose data is to be erased",
+            ));
+        }
+        (user_id, _) => {
+            let field = if user_id.is_some() {
+                "user_id"
+            } else {
+                "anonymous_id"
+            };
+            return Err(ApiError::invalid(field, "longer than 256 bytes"));
+        }
+    };
+    let erased = state.analytics.erase(project, &subject).await?;
+    // Who asked and how much, not whose data it was.
+    tracing::info!(%project, by = %user.id, sessions = erased, "data erased on request");
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "sessions_erased": erased })))
 }

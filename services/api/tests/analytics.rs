@@ -569,3 +569,120 @@ async fn live_socket_sends_a_snapshot_then_updates() {
     assert!(tokio_tungstenite::connect_async(&other).await.is_err());
     h.stop().await;
 }
+
+#[tokio::test]
+async fn sessions_are_deleted_and_people_erased_by_admins_only() {
+    let h = Harness::start().await;
+    let seeded = seed(&h).await;
+    let (project, token) = (seeded.project, seeded.token.as_str());
+    let p = format!("/api/v1/projects/{project}");
+    let member = h.user("mo@example.com", UserRole::User).await;
+    let (status, _) = h
+        .call(
+            reqwest::Method::PUT,
+            &format!("{p}/members"),
+            token,
+            Some(serde_json::json!({"email": "mo@example.com", "role": "member"})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let erase = |token: &str, body: Value| {
+        let (h, p, token) = (&h, p.clone(), token.to_string());
+        async move {
+            h.call(
+                reqwest::Method::POST,
+                &format!("{p}/erasure"),
+                &token,
+                Some(body),
+            )
+            .await
+        }
+    };
+    let delete = |token: &str, session: Uuid| {
+        let (h, p, token) = (&h, p.clone(), token.to_string());
+        async move {
+            h.call(
+                reqwest::Method::DELETE,
+                &format!("{p}/sessions/{session}"),
+                &token,
+                None,
+            )
+            .await
+        }
+    };
+
+    // Members may not; nothing is removed.
+    let (status, _) = erase(&member, serde_json::json!({"user_id": "user-1"})).await;
+    assert_eq!(status, 403);
+    assert_eq!(delete(&member, seeded.s2).await.0, 403);
+    // Bad requests name the field.
+    let (status, body) = erase(token, serde_json::json!({})).await;
+    assert_eq!((status, body["field"].as_str()), (400, Some("user_id")));
+    let (status, body) = erase(
+        token,
+        serde_json::json!({"user_id": "user-1", "anonymous_id": "a"}),
+    )
+    .await;
+    assert_eq!(
+        (status, body["field"].as_str()),
+        (400, Some("anonymous_id"))
+    );
+    let (status, body) = erase(token, serde_json::json!({"user_id": "x".repeat(300)})).await;
+    assert_eq!((status, body["field"].as_str()), (400, Some("user_id")));
+    assert_eq!(
+        h.get(&format!("{p}/sessions/{}", seeded.s1), token).await.0,
+        200
+    );
+
+    // user-1 is s1: its row, events, replay and insights go; s2 and s3 stay.
+    let (status, body) = erase(token, serde_json::json!({"user_id": " user-1 "})).await;
+    assert_eq!(
+        (status, body["sessions_erased"].as_u64()),
+        (200, Some(1)),
+        "{body}"
+    );
+    assert_eq!(
+        h.get(&format!("{p}/sessions/{}", seeded.s1), token).await.0,
+        404
+    );
+    let replay = h
+        .http
+        .get(h.url(&format!("{p}/sessions/{}/replay", seeded.s1)))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(replay.text().await.unwrap(), "");
+    let (_, list) = h.get(&format!("{p}/sessions"), token).await;
+    let listed: Vec<&str> = list["sessions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["session_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(listed, [seeded.s2.to_string(), seeded.s3.to_string()]);
+    let (status, body) = erase(token, serde_json::json!({"user_id": "user-1"})).await;
+    assert_eq!((status, body["sessions_erased"].as_u64()), (200, Some(0)));
+
+    // One session, with its insight.
+    let insights = || async { h.get(&format!("{p}/insights"), token).await.1 };
+    assert_eq!(
+        insights().await["insights"].as_array().map(Vec::len),
+        Some(1)
+    );
+    assert_eq!(delete(token, seeded.s2).await.0, 204);
+    assert_eq!(
+        h.get(&format!("{p}/sessions/{}", seeded.s2), token).await.0,
+        404
+    );
+    assert_eq!(
+        insights().await["insights"].as_array().map(Vec::len),
+        Some(0)
+    );
+    assert_eq!(delete(token, seeded.s2).await.0, 404);
+    assert_eq!(
+        h.get(&format!("{p}/sessions/{}", seeded.s3), token).await.0,
+        200
+    );
+    h.stop().await;
+}

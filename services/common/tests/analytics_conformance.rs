@@ -828,6 +828,175 @@ async fn live_sessions_are_active_and_recent(store: &dyn AnalyticsStore) {
     assert_eq!(live.len(), 1);
 }
 
+async fn erasure_removes_a_person_a_browser_or_a_session(store: &dyn AnalyticsStore) {
+    let project = Uuid::new_v4();
+    let base = base_ms();
+    // alice (0 and 3), bob (1), an anonymous visitor who signs in as alice on a later page (2),
+    // carol (4).
+    let all = sessions(project, base);
+    store
+        .insert_sessions(&all.iter().map(|s| s.row(1)).collect::<Vec<_>>())
+        .await
+        .unwrap();
+    let mut events = Vec::new();
+    let mut insights = Vec::new();
+    let mut chunks = Vec::new();
+    for (i, s) in all.iter().enumerate() {
+        for (kind, offset) in [("page_view", 0), ("click", 500), ("scroll", 900)] {
+            let mut e = event(project, s.id, kind, s.started_ms + offset);
+            e.path = "/pricing".into();
+            e.scroll_depth = 50;
+            e.user_id = if i == 2 && kind == "scroll" {
+                "alice"
+            } else {
+                s.user
+            }
+            .into();
+            e.anonymous_id = format!("anon-{}", s.id).into();
+            events.push(e);
+        }
+        insights.push(InsightRow {
+            project_id: project,
+            session_id: s.id,
+            insight_id: Uuid::new_v4(),
+            insight_type: "rage_click".into(),
+            timestamp: at(s.started_ms + 600),
+            url: "https://shop.example/pricing".into(),
+            path: "/pricing".into(),
+            x: 1,
+            y: 2,
+            selector: "#buy".into(),
+            details: "{}".into(),
+            related_event_ids: vec![],
+            country_code: "DE".into(),
+            browser: "Chrome".into(),
+            device_type: "desktop".into(),
+        });
+        chunks.push(ReplayChunkRow {
+            project_id: project,
+            session_id: s.id,
+            chunk_index: 0,
+            first_timestamp: at(s.started_ms),
+            last_timestamp: at(s.started_ms + 999),
+            has_full_snapshot: true,
+            event_count: 1,
+            encoding: "gzip_json".into(),
+            uncompressed_size: 3,
+            data: vec![1, 2, 3],
+            received_at: at(s.started_ms),
+        });
+    }
+    store.insert_events(&events).await.unwrap();
+    store.insert_insights(&insights).await.unwrap();
+    store.insert_replay_chunks(&chunks).await.unwrap();
+
+    let other = Uuid::new_v4();
+    assert_eq!(
+        store
+            .erase(other, &ErasureSubject::User("alice".into()))
+            .await
+            .unwrap(),
+        0,
+        "another project has no alice"
+    );
+    assert_eq!(
+        store
+            .erase(project, &ErasureSubject::User("alice".into()))
+            .await
+            .unwrap(),
+        3
+    );
+    let bob_anon = format!("anon-{}", all[1].id);
+    assert_eq!(
+        store
+            .erase(project, &ErasureSubject::Anonymous(bob_anon.clone()))
+            .await
+            .unwrap(),
+        1
+    );
+    for s in [&all[0], &all[1], &all[2], &all[3]] {
+        assert!(store.session(project, s.id).await.unwrap().is_none());
+        assert!(
+            store
+                .session_events(project, s.id)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert!(store.timeline(project, s.id, 10).await.unwrap().is_empty());
+        assert!(
+            store
+                .session_insights(project, s.id)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert_eq!(store.replay(project, s.id).await.unwrap().count().await, 0);
+    }
+    let left = store.sessions(project, &filter(base)).await.unwrap();
+    assert_eq!(ids(&left), [all[4].id.to_string()]);
+    let carol = all[4].id;
+    assert_eq!(store.session_events(project, carol).await.unwrap().len(), 3);
+    assert_eq!(
+        store.session_insights(project, carol).await.unwrap().len(),
+        1
+    );
+    let depths = |h: HeatmapData| h.depths.first().map_or(0, |d| d.sessions);
+    let pricing = HeatmapQuery {
+        range: range(base, base + 6 * HOUR),
+        path: "/pricing".into(),
+        device: ViewportBucket::Desktop,
+    };
+    assert_eq!(
+        depths(store.heatmap(project, &pricing).await.unwrap()),
+        1,
+        "only carol's scroll is left in the depths"
+    );
+    let groups = store
+        .insight_groups(
+            project,
+            &InsightQuery {
+                range: range(base, base + 6 * HOUR),
+                insight_type: None,
+                path: None,
+                limit: 10,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(groups.iter().map(|g| g.count).sum::<u64>(), 1);
+
+    assert_eq!(
+        store
+            .erase(project, &ErasureSubject::Session(carol))
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        store
+            .erase(project, &ErasureSubject::Session(carol))
+            .await
+            .unwrap(),
+        0,
+        "nothing is left to find"
+    );
+    assert!(
+        store
+            .sessions(project, &filter(base))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        store
+            .session_events(project, carol)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
 macro_rules! conformance {
     ($($case:ident),* $(,)?) => {
         mod sqlite {
@@ -871,4 +1040,5 @@ conformance!(
     insights_and_errors_are_grouped,
     replay_chunks_stream_in_order,
     live_sessions_are_active_and_recent,
+    erasure_removes_a_person_a_browser_or_a_session,
 );

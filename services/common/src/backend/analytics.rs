@@ -219,6 +219,13 @@ pub trait AnalyticsStore: Send + Sync {
         since_ms: i64,
         limit: u32,
     ) -> Result<Vec<SessionSummary>>;
+
+    /// Removes every stored row of the subject's sessions in `project`: events, session rows,
+    /// insights, replay chunks and the per-session page rollups (scroll depth, time on page).
+    /// Answers how many sessions it found. Rollups that hold no session or person (heatmap
+    /// cells, page views and web vitals per hour and minute) keep their counts. A session
+    /// still being recorded goes on with what arrives after.
+    async fn erase(&self, project: Uuid, subject: &ErasureSubject) -> Result<u64>;
 }
 
 /// One version of a session's row in `sessions` (newest `version` wins). Its text columns are

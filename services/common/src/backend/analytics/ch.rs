@@ -719,4 +719,64 @@ impl AnalyticsStore for ClickHouseStore {
             .fetch_all::<SessionSummary>()
             .await?)
     }
+
+    async fn erase(&self, project: Uuid, subject: &ErasureSubject) -> Result<u64> {
+        #[derive(Debug, serde::Deserialize, clickhouse::Row)]
+        struct Found {
+            #[serde(with = "clickhouse::serde::uuid")]
+            session_id: Uuid,
+        }
+        let column = match subject {
+            ErasureSubject::Session(_) => "session_id",
+            ErasureSubject::User(_) => "user_id",
+            ErasureSubject::Anonymous(_) => "anonymous_id",
+        };
+        let mut find = self.client.query(&format!(
+            "SELECT DISTINCT session_id FROM (
+                 SELECT session_id FROM sessions WHERE project_id = ? AND {column} = ?
+                 UNION ALL
+                 SELECT session_id FROM events WHERE project_id = ? AND {column} = ?)"
+        ));
+        for _ in 0..2 {
+            find = match subject {
+                ErasureSubject::Session(id) => find.bind(project).bind(id),
+                ErasureSubject::User(id) | ErasureSubject::Anonymous(id) => {
+                    find.bind(project).bind(id.as_str())
+                }
+            };
+        }
+        let sessions: Vec<Uuid> = find
+            .fetch_all::<Found>()
+            .await?
+            .into_iter()
+            .map(|found| found.session_id)
+            .collect();
+        // Lightweight deletes: the rows are gone from every read once each statement returns,
+        // and from disk as their parts merge.
+        for batch in sessions.chunks(ERASE_BATCH) {
+            for table in ERASED_TABLES {
+                self.client
+                    .query(&format!(
+                        "DELETE FROM {table} WHERE project_id = ? AND session_id IN ?"
+                    ))
+                    .bind(project)
+                    .bind(batch)
+                    .with_setting("max_query_size", LOOKUP_QUERY_SIZE)
+                    .execute()
+                    .await?;
+            }
+        }
+        Ok(sessions.len() as u64)
+    }
 }
+
+/// Every table holding rows of a session (`sql/clickhouse`), the session rows last: while an
+/// erasure is under way its sessions stay listed, so it can be asked again.
+const ERASED_TABLES: [&str; 6] = [
+    "events",
+    "insights",
+    "replay_chunks",
+    "scroll_depth",
+    "page_time",
+    "sessions",
+];

@@ -520,3 +520,17 @@ mod tests {
         assert_eq!(p75(&mut [10.0, 20.0, 30.0, 40.0, 50.0]), 40.0);
     }
 }
+
+/// Whose stored data [`super::AnalyticsStore::erase`] removes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ErasureSubject {
+    /// One session.
+    Session(Uuid),
+    /// Every session with this `user_id` on its row or on any of its events.
+    User(String),
+    /// Every session of this anonymous (browser) id.
+    Anonymous(String),
+}
+
+/// Session ids erased per statement.
+pub const ERASE_BATCH: usize = 1_000;

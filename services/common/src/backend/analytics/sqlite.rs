@@ -779,4 +779,38 @@ impl AnalyticsStore for SqliteAnalytics {
         })
         .await
     }
+
+    async fn erase(&self, project: Uuid, subject: &ErasureSubject) -> Result<u64> {
+        let (column, value) = match subject {
+            ErasureSubject::Session(id) => ("session_id", id.to_string()),
+            ErasureSubject::User(id) => ("user_id", id.clone()),
+            ErasureSubject::Anonymous(id) => ("anonymous_id", id.clone()),
+        };
+        let project = project.to_string();
+        self.db
+            .write(move |conn| {
+                let tx = conn.transaction()?;
+                let sessions: Vec<String> = collect(
+                    &tx,
+                    &format!(
+                        "SELECT session_id FROM sessions WHERE project_id = ?1 AND {column} = ?2
+                         UNION
+                         SELECT session_id FROM events WHERE project_id = ?1 AND {column} = ?2"
+                    ),
+                    params![project, value],
+                    |row| row.get(0),
+                )?;
+                for table in ["events", "insights", "replay_chunks", "sessions"] {
+                    let mut delete = tx.prepare_cached(&format!(
+                        "DELETE FROM {table} WHERE project_id = ?1 AND session_id = ?2"
+                    ))?;
+                    for session in &sessions {
+                        delete.execute(params![project, session])?;
+                    }
+                }
+                tx.commit()?;
+                Ok(sessions.len() as u64)
+            })
+            .await
+    }
 }
