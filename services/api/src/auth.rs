@@ -119,20 +119,20 @@ impl FromRequest for AuthUser {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
     pub email: String,
     pub password: String,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RefreshRequest {
     pub refresh_token: String,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SetupRequest {
     pub email: String,
@@ -141,7 +141,40 @@ pub struct SetupRequest {
     pub name: String,
 }
 
-#[derive(Debug, Serialize)]
+// Passwords and refresh tokens never reach a log through `{:?}`.
+impl std::fmt::Debug for LoginRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoginRequest")
+            .field("email", &self.email)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for RefreshRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RefreshRequest").finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for TokenResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenResponse")
+            .field("expires_in", &self.expires_in)
+            .field("user", &self.user)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for SetupRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SetupRequest")
+            .field("email", &self.email)
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Serialize)]
 pub struct TokenResponse {
     pub access_token: String,
     pub token_type: &'static str,
@@ -353,4 +386,37 @@ pub async fn setup(
     };
     let response = issue(&state, UserInfo::from(&created)).await?;
     Ok(HttpResponse::Created().json(response))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_holds_no_password_or_token() {
+        let login: LoginRequest =
+            serde_json::from_str(r#"{"email": "a@b.co", "password": "hunter2-secret"}"#)
+                .unwrap_or_else(|e| panic!("{e}"));
+        let setup: SetupRequest =
+            serde_json::from_str(r#"{"email": "a@b.co", "password": "hunter2-secret"}"#)
+                .unwrap_or_else(|e| panic!("{e}"));
+        let refresh = RefreshRequest {
+            refresh_token: "gsr_secret".into(),
+        };
+        let response = TokenResponse {
+            access_token: "eyJ.secret".into(),
+            token_type: "Bearer",
+            expires_in: 900,
+            refresh_token: "gsr_secret".into(),
+            user: UserInfo {
+                id: Uuid::nil(),
+                email: "a@b.co".into(),
+                name: String::new(),
+                role: UserRole::Admin,
+            },
+        };
+        let printed = format!("{login:?} {setup:?} {refresh:?} {response:?}");
+        assert!(printed.contains("a@b.co"), "{printed}");
+        assert!(!printed.contains("secret"), "{printed}");
+    }
 }
