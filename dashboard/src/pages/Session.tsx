@@ -234,7 +234,11 @@ export default function SessionPage({ project, sessionId }: { project: Project; 
                 </>
               )}
               <dt>User</dt>
-              <dd>{s.user_id || <span className="muted">anonymous {s.anonymous_id.slice(0, 8)}</span>}</dd>
+              <dd>{s.user_id || <span className="muted">anonymous</span>}</dd>
+              <dt>Anonymous id</dt>
+              <dd className="mono small" title="The browser's id, e.g. to erase its data from Settings">
+                {s.anonymous_id || "—"}
+              </dd>
               <dt>Clicks · errors · scroll</dt>
               <dd>
                 {s.click_count} · {s.error_count} · {s.max_scroll_depth}%
