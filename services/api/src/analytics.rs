@@ -1,8 +1,9 @@
 //! The overview, heatmaps, insights and grouped errors, read from the analytics store.
 
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use gosight_common::backend::analytics::{
-    Frustration, HeatmapQuery, InsightQuery, SessionCounters, ViewportBucket, Vital,
+    Frustration, FunnelQuery, FunnelStep, HeatmapQuery, InsightQuery, MAX_FUNNEL_STEPS,
+    SessionCounters, ViewportBucket, Vital,
 };
 use serde::Deserialize;
 use uuid::Uuid;
@@ -254,4 +255,92 @@ pub async fn errors(
         })
         .collect();
     Ok(HttpResponse::Ok().json(serde_json::json!({ "errors": groups })))
+}
+
+/// The steps of `GET …/funnel`: `step=page:/path` (a trailing `*` matches every path it
+/// starts) or `step=event:name`, two to [`MAX_FUNNEL_STEPS`] of them, in order; and the range.
+pub fn funnel_params(query: &str) -> ApiResult<(Option<String>, Option<String>, Vec<FunnelStep>)> {
+    let (mut from, mut to, mut steps) = (None, None, Vec::new());
+    for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
+        match key.as_ref() {
+            "from" => from = Some(value.into_owned()),
+            "to" => to = Some(value.into_owned()),
+            "step" => {
+                let value = text_filter("step", &Some(value.into_owned()))?.unwrap_or_default();
+                let step = match value.split_once(':') {
+                    Some(("page", path)) if path.starts_with('/') => {
+                        FunnelStep::Page(path.to_string())
+                    }
+                    Some(("event", name)) if !name.is_empty() => {
+                        FunnelStep::Event(name.to_string())
+                    }
+                    _ => {
+                        return Err(ApiError::invalid(
+                            "step",
+                            "page:/path (a trailing * matches every path it starts) or event:name",
+                        ));
+                    }
+                };
+                steps.push(step);
+            }
+            other => {
+                return Err(ApiError::invalid(
+                    other,
+                    "unknown parameter; this takes from, to and step",
+                ));
+            }
+        }
+    }
+    if !(2..=MAX_FUNNEL_STEPS).contains(&steps.len()) {
+        return Err(ApiError::invalid(
+            "step",
+            &format!("a funnel has 2 to {MAX_FUNNEL_STEPS} steps"),
+        ));
+    }
+    Ok((from, to, steps))
+}
+
+/// `GET /api/v1/projects/{id}/funnel?step=…&step=…&from&to`: per step, the sessions that did
+/// every step up to it in order within the range, their share of the first step's and of the
+/// step before's.
+pub async fn funnel(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    path: web::Path<Uuid>,
+    request: HttpRequest,
+) -> ApiResult<HttpResponse> {
+    let project = path.into_inner();
+    require(&state, &user, project, Need::Read).await?;
+    let (from, to, steps) = funnel_params(request.query_string())?;
+    let range = parse_range(from.as_deref(), to.as_deref())?;
+    let data = state
+        .analytics
+        .funnel(
+            project,
+            &FunnelQuery {
+                range,
+                steps: steps.clone(),
+            },
+        )
+        .await?;
+    let first = data.sessions.first().copied().unwrap_or(0);
+    let out: Vec<serde_json::Value> = steps
+        .iter()
+        .zip(&data.sessions)
+        .enumerate()
+        .map(|(i, (step, &sessions))| {
+            let before = if i == 0 { first } else { data.sessions[i - 1] };
+            let (kind, value) = match step {
+                FunnelStep::Page(p) => ("page", p),
+                FunnelStep::Event(n) => ("event", n),
+            };
+            serde_json::json!({
+                "type": kind, "value": value, "sessions": sessions,
+                "conversion": rate(sessions, first), "from_previous": rate(sessions, before),
+            })
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(serde_json::json!({
+        "from": rfc3339_ms(range.from_ms), "to": rfc3339_ms(range.to_ms), "steps": out,
+    })))
 }

@@ -139,6 +139,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             )
             .route("/projects/{id}/overview", get().to(analytics::overview))
             .route("/projects/{id}/heatmap", get().to(analytics::heatmap))
+            .route("/projects/{id}/funnel", get().to(analytics::funnel))
             .route("/projects/{id}/insights", get().to(analytics::insights))
             .route("/projects/{id}/errors", get().to(analytics::errors))
             .route("/projects/{id}/live", get().to(live::socket))

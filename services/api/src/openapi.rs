@@ -186,6 +186,14 @@ pub const ROUTES: &[Route] = &[
     with_query(
         r(
             "get",
+            "/api/v1/projects/{id}/funnel",
+            "Sessions doing steps (page:/path, event:name) in order",
+        ),
+        &["step:string", "from:date-time", "to:date-time"],
+    ),
+    with_query(
+        r(
+            "get",
             "/api/v1/projects/{id}/overview",
             "Overview metrics and series",
         ),

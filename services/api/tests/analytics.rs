@@ -686,3 +686,46 @@ async fn sessions_are_deleted_and_people_erased_by_admins_only() {
     );
     h.stop().await;
 }
+
+#[tokio::test]
+async fn funnels_count_sessions_step_by_step() {
+    let h = Harness::start().await;
+    let seeded = seed(&h).await;
+    let (project, token) = (seeded.project, seeded.token.as_str());
+    let api = &h;
+    let funnel = |query: &str| {
+        let path = format!("/api/v1/projects/{project}/funnel?{query}");
+        async move { api.get(&path, token).await }
+    };
+    // Every session saw `/`; s1 then went to `/pricing`.
+    let (status, body) = funnel("step=page:/&step=page:/pric*").await;
+    assert_eq!(status, 200, "{body}");
+    let steps = body["steps"].as_array().unwrap();
+    let sessions: Vec<u64> = steps
+        .iter()
+        .map(|s| s["sessions"].as_u64().unwrap())
+        .collect();
+    assert_eq!(sessions, [3, 1]);
+    assert_eq!(steps[1]["type"], "page");
+    assert_eq!(steps[1]["value"], "/pric*");
+    assert!((steps[1]["conversion"].as_f64().unwrap() - 1.0 / 3.0).abs() < 1e-9);
+    assert_eq!(steps[0]["from_previous"], 1.0);
+    // In the other order nobody converts.
+    let (_, body) = funnel("step=page:/pricing&step=page:/").await;
+    assert_eq!(body["steps"][1]["sessions"], 0);
+    for (query, field) in [
+        ("step=page:/", "step"),
+        ("step=page:/&step=click:x", "step"),
+        ("step=page:/&step=page:pricing", "step"),
+        ("step=page:/&step=page:/a&path=/", "path"),
+        ("step=page:/&step=page:/a&from=yesterday", "from"),
+    ] {
+        let (status, body) = funnel(query).await;
+        assert_eq!(
+            (status, body["field"].as_str()),
+            (400, Some(field)),
+            "{query}: {body}"
+        );
+    }
+    h.stop().await;
+}

@@ -997,6 +997,61 @@ async fn erasure_removes_a_person_a_browser_or_a_session(store: &dyn AnalyticsSt
     );
 }
 
+async fn funnels_count_sessions_doing_the_steps_in_order(store: &dyn AnalyticsStore) {
+    let project = Uuid::new_v4();
+    let base = base_ms();
+    let page = |session: Uuid, path: &str, ms: i64| {
+        let mut e = event(project, session, "page_view", base + ms);
+        e.path = path.into();
+        e
+    };
+    let signup = |session: Uuid, ms: i64| {
+        let mut e = event(project, session, "custom", base + ms);
+        e.custom_name = "signup".into();
+        e.path = "/pricing".into();
+        e
+    };
+    let [s1, s2, s3, s4, s5, s6] = [(); 6].map(|_| Uuid::new_v4());
+    let events = vec![
+        page(s1, "/", 0),
+        page(s1, "/pricing", 1_000),
+        signup(s1, 2_000),
+        page(s2, "/", 0),
+        page(s2, "/pricing", 1_000),
+        // Prices first, then home: only the first step.
+        page(s3, "/pricing", 0),
+        page(s3, "/", 1_000),
+        signup(s4, 0),
+        page(s5, "/docs/install", 0),
+        // Before the range.
+        page(s6, "/", -HOUR),
+        page(s6, "/pricing", 1_000),
+    ];
+    store.insert_events(&events).await.unwrap();
+    let query = |steps: Vec<FunnelStep>| FunnelQuery {
+        range: range(base, base + HOUR),
+        steps,
+    };
+    let shop = query(vec![
+        FunnelStep::Page("/".into()),
+        FunnelStep::Page("/pricing".into()),
+        FunnelStep::Event("signup".into()),
+    ]);
+    assert_eq!(
+        store.funnel(project, &shop).await.unwrap().sessions,
+        [3, 2, 1]
+    );
+    let docs = query(vec![
+        FunnelStep::Page("/docs*".into()),
+        FunnelStep::Page("/docs/install".into()),
+    ]);
+    assert_eq!(store.funnel(project, &docs).await.unwrap().sessions, [1, 1]);
+    assert_eq!(
+        store.funnel(Uuid::new_v4(), &shop).await.unwrap().sessions,
+        [0, 0, 0]
+    );
+}
+
 macro_rules! conformance {
     ($($case:ident),* $(,)?) => {
         mod sqlite {
@@ -1041,4 +1096,5 @@ conformance!(
     replay_chunks_stream_in_order,
     live_sessions_are_active_and_recent,
     erasure_removes_a_person_a_browser_or_a_session,
+    funnels_count_sessions_doing_the_steps_in_order,
 );

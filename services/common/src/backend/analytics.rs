@@ -199,6 +199,9 @@ pub trait AnalyticsStore: Send + Sync {
         session: Uuid,
     ) -> Result<BoxStream<'static, Result<ReplayChunk>>>;
     async fn heatmap(&self, project: Uuid, query: &HeatmapQuery) -> Result<HeatmapData>;
+    /// Sessions doing the query's steps in order within its range, counted per step as
+    /// [`funnel_level`] counts them.
+    async fn funnel(&self, project: Uuid, query: &FunnelQuery) -> Result<FunnelData>;
     /// Insights grouped by type, path and selector, most frequent first.
     async fn insight_groups(
         &self,

@@ -720,6 +720,60 @@ impl AnalyticsStore for ClickHouseStore {
             .await?)
     }
 
+    async fn funnel(&self, project: Uuid, query: &FunnelQuery) -> Result<FunnelData> {
+        #[derive(Debug, serde::Deserialize, clickhouse::Row)]
+        struct Level {
+            level: u8,
+            sessions: u64,
+        }
+        if query.steps.is_empty() {
+            return Ok(FunnelData::from_levels(0, []));
+        }
+        let conditions: Vec<&str> = query
+            .steps
+            .iter()
+            .map(|step| match step {
+                FunnelStep::Page(p) if p.ends_with('*') => {
+                    "(event_type = 'page_view' AND startsWith(path, ?))"
+                }
+                FunnelStep::Page(_) => "(event_type = 'page_view' AND path = ?)",
+                FunnelStep::Event(_) => "(event_type = 'custom' AND custom_name = ?)",
+            })
+            .collect();
+        // A window as long as the range: only the order counts.
+        let window = (query.range.to_ms - query.range.from_ms).max(1);
+        let mut sql = self.client.query(&format!(
+            "SELECT level, count() AS sessions FROM (
+                 SELECT windowFunnel({window})(toUInt64(toUnixTimestamp64Milli(timestamp)), {})
+                        AS level
+                 FROM events
+                 WHERE project_id = ? AND event_type IN ('page_view', 'custom')
+                   AND timestamp >= fromUnixTimestamp64Milli(?)
+                   AND timestamp < fromUnixTimestamp64Milli(?)
+                 GROUP BY session_id)
+             WHERE level > 0 GROUP BY level",
+            conditions.join(", ")
+        ));
+        for step in &query.steps {
+            sql = sql.bind(match step {
+                FunnelStep::Page(p) => p.strip_suffix('*').unwrap_or(p),
+                FunnelStep::Event(name) => name.as_str(),
+            });
+        }
+        let levels = sql
+            .bind(project)
+            .bind(query.range.from_ms)
+            .bind(query.range.to_ms)
+            .fetch_all::<Level>()
+            .await?;
+        Ok(FunnelData::from_levels(
+            query.steps.len(),
+            levels
+                .into_iter()
+                .map(|l| (usize::from(l.level), l.sessions)),
+        ))
+    }
+
     async fn erase(&self, project: Uuid, subject: &ErasureSubject) -> Result<u64> {
         #[derive(Debug, serde::Deserialize, clickhouse::Row)]
         struct Found {

@@ -534,3 +534,169 @@ pub enum ErasureSubject {
 
 /// Session ids erased per statement.
 pub const ERASE_BATCH: usize = 1_000;
+
+/// One step of a funnel.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", content = "value", rename_all = "snake_case")]
+pub enum FunnelStep {
+    /// A page view of this path; a trailing `*` matches every path it starts.
+    Page(String),
+    /// A custom event (`GoSight.track`) of this name.
+    Event(String),
+}
+
+impl FunnelStep {
+    /// Whether an event of `event_type` on `path`, named `custom_name`, is this step.
+    pub fn matches(&self, event_type: &str, path: &str, custom_name: &str) -> bool {
+        match self {
+            FunnelStep::Page(pattern) => {
+                event_type == "page_view"
+                    && match pattern.strip_suffix('*') {
+                        Some(prefix) => path.starts_with(prefix),
+                        None => path == pattern,
+                    }
+            }
+            FunnelStep::Event(name) => event_type == "custom" && custom_name == name,
+        }
+    }
+}
+
+/// Most steps in one funnel.
+pub const MAX_FUNNEL_STEPS: usize = 10;
+
+#[derive(Debug, Clone)]
+pub struct FunnelQuery {
+    /// Events in this range count.
+    pub range: TimeRange,
+    pub steps: Vec<FunnelStep>,
+}
+
+/// How many sessions reached each step, in order: `sessions[i]` did step 0, then step 1, …,
+/// then step `i`, within the range.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FunnelData {
+    pub sessions: Vec<u64>,
+}
+
+impl FunnelData {
+    /// From the number of sessions whose furthest step was each level (`1` = the first step).
+    pub fn from_levels(steps: usize, levels: impl IntoIterator<Item = (usize, u64)>) -> Self {
+        let mut sessions = vec![0; steps];
+        for (level, count) in levels {
+            for reached in sessions.iter_mut().take(level.min(steps)) {
+                *reached += count;
+            }
+        }
+        Self { sessions }
+    }
+}
+
+/// How far one session's events (in time order, `(timestamp_ms, event_type, path,
+/// custom_name)`) go through `steps`: the number of steps done in order. Events of the same
+/// millisecond count in any order, and one event may do several steps in a row (a page view
+/// of `/docs/install` for steps `/docs*` then `/docs/install`), as ClickHouse's `windowFunnel`
+/// counts them.
+pub fn funnel_level<'a>(
+    steps: &[FunnelStep],
+    events: impl IntoIterator<Item = (i64, &'a str, &'a str, &'a str)>,
+) -> usize {
+    let mut level = 0;
+    let mut group: Vec<(&str, &str, &str)> = Vec::new();
+    let mut group_at = None;
+    let advance = |group: &[(&str, &str, &str)], level: &mut usize| {
+        while let Some(step) = steps.get(*level) {
+            if !group.iter().any(|(t, p, c)| step.matches(t, p, c)) {
+                break;
+            }
+            *level += 1;
+        }
+    };
+    for (at, event_type, path, custom_name) in events {
+        if group_at != Some(at) {
+            advance(&group, &mut level);
+            group.clear();
+            group_at = Some(at);
+        }
+        group.push((event_type, path, custom_name));
+    }
+    advance(&group, &mut level);
+    level
+}
+
+#[cfg(test)]
+mod funnel_tests {
+    use super::*;
+
+    fn page(p: &str) -> FunnelStep {
+        FunnelStep::Page(p.into())
+    }
+
+    #[test]
+    fn steps_count_in_order_only() {
+        let steps = [
+            page("/"),
+            page("/pricing"),
+            FunnelStep::Event("signup".into()),
+        ];
+        let level =
+            |events: &[(i64, &str, &str, &str)]| funnel_level(&steps, events.iter().copied());
+        assert_eq!(level(&[]), 0);
+        assert_eq!(level(&[(1, "page_view", "/pricing", "")]), 0);
+        assert_eq!(
+            level(&[
+                (1, "page_view", "/", ""),
+                (2, "click", "/pricing", ""),
+                (3, "page_view", "/pricing", "")
+            ]),
+            2
+        );
+        assert_eq!(
+            level(&[
+                (1, "page_view", "/", ""),
+                (2, "custom", "/", "signup"),
+                (3, "page_view", "/pricing", "")
+            ]),
+            2,
+            "signing up before seeing the prices is not the funnel"
+        );
+        assert_eq!(
+            level(&[
+                (1, "page_view", "/", ""),
+                (2, "page_view", "/pricing", ""),
+                (3, "custom", "/pricing", "signup")
+            ]),
+            3
+        );
+    }
+
+    #[test]
+    fn one_event_or_one_millisecond_may_do_several_steps() {
+        let docs = [page("/docs*"), page("/docs/install")];
+        assert_eq!(
+            funnel_level(&docs, [(1, "page_view", "/docs/install", "")]),
+            2
+        );
+        assert_eq!(funnel_level(&docs, [(1, "page_view", "/doc", "")]), 0);
+        let ab = [page("/a"), page("/b")];
+        assert_eq!(
+            funnel_level(
+                &ab,
+                [(5, "page_view", "/b", ""), (5, "page_view", "/a", "")]
+            ),
+            2
+        );
+        assert_eq!(
+            funnel_level(
+                &ab,
+                [(5, "page_view", "/b", ""), (6, "page_view", "/a", "")]
+            ),
+            1
+        );
+    }
+
+    #[test]
+    fn levels_add_up_to_the_steps_reached() {
+        let data = FunnelData::from_levels(3, [(1, 10), (3, 2), (2, 5)]);
+        assert_eq!(data.sessions, [17, 7, 2]);
+    }
+}

@@ -780,6 +780,55 @@ impl AnalyticsStore for SqliteAnalytics {
         .await
     }
 
+    async fn funnel(&self, project: Uuid, query: &FunnelQuery) -> Result<FunnelData> {
+        let query = query.clone();
+        self.read(move |conn| {
+            let mut statement = conn.prepare_cached(
+                "SELECT session_id, timestamp, event_type, path, custom_name FROM events
+                 WHERE project_id = ?1 AND event_type IN ('page_view', 'custom')
+                   AND timestamp >= ?2 AND timestamp < ?3
+                 ORDER BY session_id, timestamp",
+            )?;
+            let mut rows = statement.query(params![
+                project.to_string(),
+                query.range.from_ms,
+                query.range.to_ms
+            ])?;
+            let mut levels = vec![0u64; query.steps.len() + 1];
+            // One session's events at a time.
+            let mut session: Option<String> = None;
+            let mut events: Vec<(i64, String, String, String)> = Vec::new();
+            let mut finish = |events: &mut Vec<(i64, String, String, String)>| {
+                let level = funnel_level(
+                    &query.steps,
+                    events
+                        .iter()
+                        .map(|(at, t, p, c)| (*at, t.as_str(), p.as_str(), c.as_str())),
+                );
+                levels[level] += 1;
+                events.clear();
+            };
+            while let Some(row) = rows.next()? {
+                let id: String = row.get(0)?;
+                if session.as_deref() != Some(id.as_str()) {
+                    if session.is_some() {
+                        finish(&mut events);
+                    }
+                    session = Some(id);
+                }
+                events.push((row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?));
+            }
+            if session.is_some() {
+                finish(&mut events);
+            }
+            Ok(FunnelData::from_levels(
+                query.steps.len(),
+                levels.into_iter().enumerate().skip(1),
+            ))
+        })
+        .await
+    }
+
     async fn erase(&self, project: Uuid, subject: &ErasureSubject) -> Result<u64> {
         let (column, value) = match subject {
             ErasureSubject::Session(id) => ("session_id", id.to_string()),
