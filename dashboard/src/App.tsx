@@ -11,6 +11,7 @@ import { Sessions } from "./pages/Sessions";
 import { Live } from "./pages/Live";
 import { Insights } from "./pages/Insights";
 import { Errors } from "./pages/Errors";
+import { Funnels } from "./pages/Funnels";
 import { Alerts } from "./pages/Alerts";
 import { Settings } from "./pages/Settings";
 
@@ -23,6 +24,7 @@ const NAV = [
   { id: "sessions", label: "Sessions", key: "s" },
   { id: "live", label: "Live", key: "l" },
   { id: "heatmaps", label: "Heatmaps", key: "h" },
+  { id: "funnels", label: "Funnels", key: "f" },
   { id: "insights", label: "Insights", key: "i" },
   { id: "errors", label: "Errors", key: "e" },
   { id: "alerts", label: "Alerts", key: "a" },
@@ -237,6 +239,8 @@ function ProjectPage({ project, page, path, onChanged }: { project: Project; pag
           <Heatmaps project={project} />
         </Suspense>
       );
+    case "funnels":
+      return <Funnels project={project} />;
     case "insights":
       return <Insights project={project} />;
     case "errors":

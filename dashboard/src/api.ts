@@ -441,6 +441,14 @@ export const qs = (params: Record<string, string | number | boolean | undefined 
   return s ? `?${s}` : "";
 };
 
+export type FunnelStepKind = "page" | "event";
+
+export interface Funnel {
+  from: string;
+  to: string;
+  steps: { type: FunnelStepKind; value: string; sessions: number; conversion: number; from_previous: number }[];
+}
+
 export const projectPath = (projectId: string, rest = "") => `/api/v1/projects/${projectId}${rest}`;
 
 /** Whether the user may change the project's settings, keys and members, and delete its data. */

@@ -277,6 +277,24 @@ describe("dashboard against the real API", () => {
     await shot("errors");
   });
 
+  it("shows a funnel from the shop to its cart, linkable", async () => {
+    await open(projectUrl("/funnels"));
+    await dash.getByLabel("Step 1", { exact: true }).fill("/shop");
+    await dash.getByLabel("Step 2", { exact: true }).fill("/shop/cart");
+    await dash.getByRole("button", { name: "+ Step" }).click();
+    await dash.getByLabel("Step 3 kind").selectOption("event");
+    await dash.getByLabel("Step 3", { exact: true }).fill("never-sent");
+    await dash.getByRole("button", { name: "Show funnel" }).click();
+    const funnel = dash.getByTestId("funnel");
+    await expect.poll(() => funnel.locator("li").allTextContents(), { timeout: 10_000 }).toEqual(["1. /shop1 session · 100%", "2. /shop/cart1 session · 100% · 100% of step 1", "3. never-sent0 sessions · 0% · 0% of step 2"]);
+    await shot("funnels");
+    // The URL holds the funnel: opening it again shows the same.
+    const url = dash.url();
+    await open("/");
+    await dash.goto(url);
+    await expect.poll(() => funnel.locator("li").count()).toBe(3);
+  });
+
   it("creates an alert rule and a write key shown once, then revokes the key", async () => {
     await open(projectUrl("/alerts"));
     await dash.getByRole("button", { name: "New alert rule" }).click();

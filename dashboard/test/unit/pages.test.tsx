@@ -4,6 +4,7 @@ import type { Overview as OverviewData, Project, SessionSummary } from "../../sr
 import { rememberKey } from "../../src/components/SdkSnippet";
 import { Alerts } from "../../src/pages/Alerts";
 import { Errors } from "../../src/pages/Errors";
+import { Funnels, funnelQuery, stepsFrom } from "../../src/pages/Funnels";
 import { Login } from "../../src/pages/Login";
 import { Overview } from "../../src/pages/Overview";
 import { Sessions } from "../../src/pages/Sessions";
@@ -220,5 +221,44 @@ describe("erasure card", () => {
     expect((await screen.findByRole("status")).textContent).toBe("Erased 3 sessions of anon-42.");
     expect(bodies).toEqual([{ anonymous_id: "anon-42" }]);
     expect((screen.getByLabelText("Id to erase") as HTMLInputElement).value).toBe("");
+  });
+});
+
+describe("funnels page", () => {
+  const step = (type: "page" | "event", value: string, sessions: number, conversion: number, from_previous: number) => ({ type, value, sessions, conversion, from_previous });
+
+  it("reads and writes its steps in the URL", () => {
+    const q = new URLSearchParams("range=30d&step=page%3A%2F&step=bogus&step=event%3Asign%3Aup");
+    expect(stepsFrom(q)).toEqual([
+      { kind: "page", value: "/" },
+      { kind: "event", value: "sign:up" },
+    ]);
+    expect(funnelQuery(q, [{ kind: "page", value: " /a " }, { kind: "page", value: "/docs/*" }])).toBe("range=30d&step=page%3A%2Fa&step=page%3A%2Fdocs%2F*");
+  });
+
+  it("asks for the URL's steps, shows each step's sessions, and sends edited steps", async () => {
+    history.pushState(null, "", "/p/p1/funnels?step=page%3A%2F&step=event%3Asignup");
+    const stub = await signedIn({
+      "/api/v1/projects/p1/funnel": (url: URL) =>
+        Response.json({
+          from: "2026-01-01T00:00:00Z",
+          to: "2026-01-08T00:00:00Z",
+          steps: url.searchParams.getAll("step").length === 2 ? [step("page", "/", 40, 1, 1), step("event", "signup", 10, 0.25, 0.25)] : [step("page", "/", 40, 1, 1), step("event", "signup", 10, 0.25, 0.25), step("page", "/pricing", 4, 0.1, 0.4)],
+        }),
+    });
+    render(<Funnels project={project} />);
+    const chart = await screen.findByTestId("funnel");
+    expect(chart.textContent).toContain("10 sessions · 25% · 25% of step 1");
+    expect(screen.getByRole("link", { name: "/" }).getAttribute("href")).toBe("/p/p1/sessions?path=%2F");
+    expect(stub.to("/api/v1/projects/p1/funnel")[0]!.searchParams.getAll("step")).toEqual(["page:/", "event:signup"]);
+
+    fireEvent.click(screen.getByRole("button", { name: "+ Step" }));
+    fireEvent.change(screen.getByLabelText("Step 3"), { target: { value: "pricing" } });
+    expect((screen.getByRole("button", { name: "Show funnel" }) as HTMLButtonElement).disabled).toBe(true);
+    expect(screen.getByText("a path starts with /")).toBeTruthy();
+    fireEvent.change(screen.getByLabelText("Step 3"), { target: { value: "/pricing" } });
+    await act(async () => fireEvent.click(screen.getByRole("button", { name: "Show funnel" })));
+    expect(new URLSearchParams(location.search).getAll("step")).toEqual(["page:/", "event:signup", "page:/pricing"]);
+    await waitFor(() => expect(screen.getByTestId("funnel").textContent).toContain("4 sessions · 10% · 40% of step 2"));
   });
 });

@@ -320,7 +320,11 @@ pub async fn refresh(
     let (refresh, stored) = new_refresh(&state);
     let rotation = state
         .meta
-        .rotate_refresh_token(&sha256(&body.refresh_token), stored)
+        .rotate_refresh_token(
+            &sha256(&body.refresh_token),
+            stored,
+            std::time::Duration::from_secs(state.config.refresh_reuse_leeway_seconds),
+        )
         .await?;
     match rotation {
         Rotation::Rotated { user, .. } => {

@@ -38,7 +38,12 @@ async fn first_admin_through_the_api_only_while_no_user_exists() {
 
 #[tokio::test]
 async fn login_refresh_rotation_reuse_and_logout() {
-    let h = Harness::start().await;
+    // No leeway: a rotated token shown again is a stolen copy at once.
+    let h = Harness::with_config(ApiConfig {
+        refresh_reuse_leeway_seconds: 0,
+        ..Default::default()
+    })
+    .await;
     h.user("ann@example.com", UserRole::User).await;
     let (status, body) = h
         .call(
@@ -62,18 +67,7 @@ async fn login_refresh_rotation_reuse_and_logout() {
 
     let login = h.login("ANN@example.com").await;
     let first = login["refresh_token"].as_str().unwrap().to_string();
-    let refresh = |token: String| {
-        let h = &h;
-        async move {
-            h.call(
-                Method::POST,
-                "/api/v1/auth/refresh",
-                "",
-                Some(json!({"refresh_token": token})),
-            )
-            .await
-        }
-    };
+    let refresh = |token: String| h.refresh(token);
     let (status, rotated) = refresh(first.clone()).await;
     assert_eq!(status, 200, "{rotated}");
     let second = rotated["refresh_token"].as_str().unwrap().to_string();
@@ -227,5 +221,36 @@ async fn wrong_passwords_lock_the_account_not_the_others() {
         assert_eq!(attempt("nobody@example.com", "guess").await.0, 401);
     }
     assert_eq!(attempt("nobody@example.com", "guess").await.0, 429);
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn two_tabs_refreshing_with_one_token_stay_signed_in() {
+    let h = Harness::start().await;
+    h.user("tab@example.com", UserRole::User).await;
+    let login = h.login("tab@example.com").await;
+    let token = login["refresh_token"].as_str().unwrap().to_string();
+    let refresh = |token: String| h.refresh(token);
+    let (first, a) = refresh(token.clone()).await;
+    let (second, b) = refresh(token.clone()).await;
+    assert_eq!((first, second), (200, 200), "{a} {b}");
+    let (a, b) = (
+        a["refresh_token"].as_str().unwrap().to_string(),
+        b["refresh_token"].as_str().unwrap().to_string(),
+    );
+    assert_ne!(a, b);
+    assert_eq!(refresh(a.clone()).await.0, 200, "the first tab goes on");
+    assert_eq!(refresh(b.clone()).await.0, 200, "and so does the second");
+    // Signing out ends it for every tab.
+    let (status, _) = h
+        .call(
+            Method::POST,
+            "/api/v1/auth/logout",
+            "",
+            Some(json!({"refresh_token": token})),
+        )
+        .await;
+    assert_eq!(status, 204);
+    assert_eq!(refresh(token).await.0, 401);
     h.stop().await;
 }

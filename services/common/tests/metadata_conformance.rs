@@ -13,6 +13,9 @@ use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
+/// Rotated tokens never rotate again.
+const NO_LEEWAY: std::time::Duration = std::time::Duration::ZERO;
+
 type Store = Arc<dyn MetadataStore>;
 
 /// Runs every case against both stores: `sqlite::<case>` and `postgres::<case>`.
@@ -55,6 +58,7 @@ conformance!(
     only_one_first_user_comes_out_of_concurrent_setups,
     refresh_tokens_rotate_and_reuse_revokes_the_family,
     concurrent_rotations_of_one_token_let_one_win,
+    a_token_rotated_moments_ago_rotates_again_until_signed_out,
     logout_revokes_only_its_family,
     projects_are_created_updated_and_deleted,
     a_taken_slug_conflicts,
@@ -228,14 +232,14 @@ async fn refresh_tokens_rotate_and_reuse_revokes_the_family(store: Store) {
     );
 
     let unknown = store
-        .rotate_refresh_token(&[7; 32], new_token(Duration::days(1)).1)
+        .rotate_refresh_token(&[7; 32], new_token(Duration::days(1)).1, NO_LEEWAY)
         .await
         .unwrap();
     assert_eq!(unknown, Rotation::Unknown);
 
     let (second_hash, second) = new_token(Duration::days(30));
     let Rotation::Rotated { user, token } = store
-        .rotate_refresh_token(&first_hash, second)
+        .rotate_refresh_token(&first_hash, second, NO_LEEWAY)
         .await
         .unwrap()
     else {
@@ -260,7 +264,7 @@ async fn refresh_tokens_rotate_and_reuse_revokes_the_family(store: Store) {
 
     // The rotated token shown again: a stolen copy. The whole family goes.
     let reused = store
-        .rotate_refresh_token(&first_hash, new_token(Duration::days(30)).1)
+        .rotate_refresh_token(&first_hash, new_token(Duration::days(30)).1, NO_LEEWAY)
         .await
         .unwrap();
     assert_eq!(reused, Rotation::Reused { family_id: family });
@@ -271,7 +275,7 @@ async fn refresh_tokens_rotate_and_reuse_revokes_the_family(store: Store) {
         .unwrap();
     assert!(new.revoked_at.is_some());
     let again = store
-        .rotate_refresh_token(&second_hash, new_token(Duration::days(30)).1)
+        .rotate_refresh_token(&second_hash, new_token(Duration::days(30)).1, NO_LEEWAY)
         .await
         .unwrap();
     assert_eq!(again, Rotation::Reused { family_id: family });
@@ -283,12 +287,82 @@ async fn refresh_tokens_rotate_and_reuse_revokes_the_family(store: Store) {
         .await
         .unwrap();
     let rotation = store
-        .rotate_refresh_token(&old_hash, new_token(Duration::days(1)).1)
+        .rotate_refresh_token(&old_hash, new_token(Duration::days(1)).1, NO_LEEWAY)
         .await
         .unwrap();
     assert_eq!(rotation, Rotation::Expired);
     let left = store.find_refresh_token(&old_hash).await.unwrap().unwrap();
     assert_eq!((left.revoked_at, left.replaced_by), (None, None));
+}
+
+async fn a_token_rotated_moments_ago_rotates_again_until_signed_out(store: Store) {
+    let leeway = std::time::Duration::from_secs(30);
+    let ada = user(&store, "ada@example.com").await;
+    let family = Uuid::new_v4();
+    let (first_hash, first) = new_token(Duration::days(30));
+    store
+        .issue_refresh_token(ada.id, family, first)
+        .await
+        .unwrap();
+    let (second_hash, second) = new_token(Duration::days(30));
+    let rotate = |hash: [u8; 32], token: NewRefreshToken| {
+        let store = store.clone();
+        async move {
+            store
+                .rotate_refresh_token(&hash, token, leeway)
+                .await
+                .unwrap()
+        }
+    };
+    let Rotation::Rotated {
+        token: second_row, ..
+    } = rotate(first_hash, second).await
+    else {
+        panic!("a fresh token rotates");
+    };
+    // Another tab refreshes with the same token a moment later: it rotates too, and the
+    // first tab's token stays good.
+    let (third_hash, third) = new_token(Duration::days(30));
+    let Rotation::Rotated { token, user } = rotate(first_hash, third).await else {
+        panic!("a token rotated within the leeway rotates again");
+    };
+    assert_eq!((user.id, token.family_id), (ada.id, family));
+    let first_row = store
+        .find_refresh_token(&first_hash)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        first_row.replaced_by,
+        Some(second_row.id),
+        "the first replacement is kept"
+    );
+    for hash in [second_hash, third_hash] {
+        let row = store.find_refresh_token(&hash).await.unwrap().unwrap();
+        assert_eq!(row.revoked_at, None);
+    }
+    // Signed out: the leeway does not bring the family back.
+    store.revoke_refresh_family(&third_hash).await.unwrap();
+    assert_eq!(
+        rotate(first_hash, new_token(Duration::days(30)).1).await,
+        Rotation::Reused { family_id: family }
+    );
+    // Without a leeway, the same reuse signs the family out.
+    let other = Uuid::new_v4();
+    let (a_hash, a) = new_token(Duration::days(30));
+    store.issue_refresh_token(ada.id, other, a).await.unwrap();
+    let (b_hash, b) = new_token(Duration::days(30));
+    store
+        .rotate_refresh_token(&a_hash, b, NO_LEEWAY)
+        .await
+        .unwrap();
+    let reused = store
+        .rotate_refresh_token(&a_hash, new_token(Duration::days(30)).1, NO_LEEWAY)
+        .await
+        .unwrap();
+    assert_eq!(reused, Rotation::Reused { family_id: other });
+    let b_row = store.find_refresh_token(&b_hash).await.unwrap().unwrap();
+    assert!(b_row.revoked_at.is_some());
 }
 
 async fn concurrent_rotations_of_one_token_let_one_win(store: Store) {
@@ -302,7 +376,7 @@ async fn concurrent_rotations_of_one_token_let_one_win(store: Store) {
         let store = store.clone();
         tokio::spawn(async move {
             store
-                .rotate_refresh_token(&hash, new_token(Duration::days(1)).1)
+                .rotate_refresh_token(&hash, new_token(Duration::days(1)).1, NO_LEEWAY)
                 .await
                 .unwrap()
         })
@@ -331,7 +405,10 @@ async fn logout_revokes_only_its_family(store: Store) {
         .await
         .unwrap();
     let (b_hash, b) = new_token(Duration::days(1));
-    store.rotate_refresh_token(&a_hash, b).await.unwrap();
+    store
+        .rotate_refresh_token(&a_hash, b, NO_LEEWAY)
+        .await
+        .unwrap();
     let (other_hash, other) = new_token(Duration::days(1));
     store
         .issue_refresh_token(ada.id, Uuid::new_v4(), other)

@@ -107,6 +107,17 @@ impl Harness {
         response.json().await.unwrap()
     }
 
+    /// `POST /api/v1/auth/refresh` with `token`.
+    pub async fn refresh(&self, token: String) -> (u16, Value) {
+        self.call(
+            reqwest::Method::POST,
+            "/api/v1/auth/refresh",
+            "",
+            Some(json!({"refresh_token": token})),
+        )
+        .await
+    }
+
     /// `method path` with `token`; answers the status and the JSON body (`null` if none).
     pub async fn call(
         &self,

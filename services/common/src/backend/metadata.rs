@@ -194,8 +194,8 @@ pub enum Rotation {
     Unknown,
     /// The token expired, or its user is disabled; nothing changed.
     Expired,
-    /// The token had already been rotated or revoked (a stolen copy, or a lost race): its whole
-    /// family is now revoked.
+    /// The token had already been rotated (longer ago than the leeway) or revoked: a stolen
+    /// copy. Its whole family is now revoked.
     Reused { family_id: Uuid },
 }
 
@@ -415,12 +415,15 @@ pub trait MetadataStore: Send + Sync + std::fmt::Debug {
     /// The token with this sha256, whatever its state.
     async fn find_refresh_token(&self, hash: &[u8; 32]) -> Result<Option<RefreshToken>>;
     /// Rotates the token with sha256 `presented` into `replacement` (same user and family),
-    /// atomically: of concurrent rotations of one token one succeeds, the others see
-    /// [`Rotation::Reused`].
+    /// atomically. A token rotated less than `reuse_leeway` ago, whose family is still signed
+    /// in, rotates again into `replacement` (two tabs or a reload refreshing with the same
+    /// token at once); otherwise, of concurrent rotations of one token one succeeds and the
+    /// others see [`Rotation::Reused`].
     async fn rotate_refresh_token(
         &self,
         presented: &[u8; 32],
         replacement: NewRefreshToken,
+        reuse_leeway: std::time::Duration,
     ) -> Result<Rotation>;
     /// Revokes every token in the family of the token with sha256 `hash`; nothing if unknown.
     async fn revoke_refresh_family(&self, hash: &[u8; 32]) -> Result<()>;

@@ -335,6 +335,7 @@ impl MetadataStore for PostgresMetadata {
         &self,
         presented: &[u8; 32],
         replacement: NewRefreshToken,
+        reuse_leeway: std::time::Duration,
     ) -> Result<Rotation> {
         let mut client = self.pool.get().await?;
         let tx = client.transaction().await?;
@@ -343,17 +344,22 @@ impl MetadataStore for PostgresMetadata {
             .query_opt(
                 "SELECT t.id, t.family_id, t.revoked_at IS NOT NULL, t.expires_at < now(),
                         u.id, u.email, u.name, u.password_hash, u.role, u.disabled,
-                        u.created_at, u.updated_at, u.last_login_at
+                        u.created_at, u.updated_at, u.last_login_at,
+                        t.replaced_by IS NOT NULL
+                          AND t.revoked_at > now() - make_interval(secs => $2)
+                          AND EXISTS (SELECT 1 FROM refresh_tokens f
+                                      WHERE f.family_id = t.family_id AND f.revoked_at IS NULL)
                  FROM refresh_tokens t JOIN users u ON u.id = t.user_id
                  WHERE t.token_hash = $1 FOR UPDATE OF t",
-                &[&presented.as_slice()],
+                &[&presented.as_slice(), &reuse_leeway.as_secs_f64()],
             )
             .await?;
         let Some(row) = row else {
             return Ok(Rotation::Unknown);
         };
         let (old, family): (Uuid, Uuid) = (row.get(0), row.get(1));
-        if row.get::<_, bool>(2) {
+        let within_leeway: bool = row.get(13);
+        if row.get::<_, bool>(2) && !within_leeway {
             tx.execute(
                 "UPDATE refresh_tokens SET revoked_at = coalesce(revoked_at, now())
                  WHERE family_id = $1",
@@ -383,8 +389,11 @@ impl MetadataStore for PostgresMetadata {
             .await
             .map_err(conflict("token"))?;
         let token = token_of(&new);
+        // A token rotated again within the leeway keeps its first replacement and time.
         tx.execute(
-            "UPDATE refresh_tokens SET revoked_at = now(), replaced_by = $2 WHERE id = $1",
+            "UPDATE refresh_tokens SET revoked_at = coalesce(revoked_at, now()),
+                                       replaced_by = coalesce(replaced_by, $2)
+             WHERE id = $1",
             &[&old, &token.id],
         )
         .await?;

@@ -273,8 +273,10 @@ impl MetadataStore for SqliteMetadata {
         &self,
         presented: &[u8; 32],
         replacement: NewRefreshToken,
+        reuse_leeway: std::time::Duration,
     ) -> Result<Rotation> {
         let presented = *presented;
+        let leeway_micros = i64::try_from(reuse_leeway.as_micros()).unwrap_or(i64::MAX);
         self.write(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let now = Micros::now();
@@ -282,10 +284,14 @@ impl MetadataStore for SqliteMetadata {
                 .query_row(
                     "SELECT t.id, t.family_id, t.revoked_at IS NOT NULL, t.expires_at < ?2,
                             u.id, u.email, u.name, u.password_hash, u.role, u.disabled,
-                            u.created_at, u.updated_at, u.last_login_at
+                            u.created_at, u.updated_at, u.last_login_at,
+                            t.replaced_by IS NOT NULL AND t.revoked_at > ?2 - ?3
+                              AND EXISTS (SELECT 1 FROM refresh_tokens f
+                                          WHERE f.family_id = t.family_id
+                                            AND f.revoked_at IS NULL)
                      FROM refresh_tokens t JOIN users u ON u.id = t.user_id
                      WHERE t.token_hash = ?1",
-                    params![presented.as_slice(), Micros(now)],
+                    params![presented.as_slice(), Micros(now), leeway_micros],
                     |r| {
                         Ok((
                             r.get::<_, Id>(0)?.0,
@@ -293,14 +299,15 @@ impl MetadataStore for SqliteMetadata {
                             r.get::<_, bool>(2)?,
                             r.get::<_, bool>(3)?,
                             rows::user_at(r, 4)?,
+                            r.get::<_, bool>(13)?,
                         ))
                     },
                 )
                 .optional()?;
-            let Some((old, family, revoked, expired, user)) = found else {
+            let Some((old, family, revoked, expired, user, within_leeway)) = found else {
                 return Ok(Rotation::Unknown);
             };
-            if revoked {
+            if revoked && !within_leeway {
                 revoke_family(&tx, family)?;
                 tx.commit()?;
                 return Ok(Rotation::Reused { family_id: family });
@@ -309,8 +316,11 @@ impl MetadataStore for SqliteMetadata {
                 return Ok(Rotation::Expired);
             }
             let token = insert_token(&tx, user.id, family, &replacement)?;
+            // A token rotated again within the leeway keeps its first replacement and time.
             tx.execute(
-                "UPDATE refresh_tokens SET revoked_at = ?2, replaced_by = ?3 WHERE id = ?1",
+                "UPDATE refresh_tokens SET revoked_at = coalesce(revoked_at, ?2),
+                                           replaced_by = coalesce(replaced_by, ?3)
+                 WHERE id = ?1",
                 params![Id(old), Micros(now), Id(token.id)],
             )?;
             tx.commit()?;
