@@ -22,8 +22,21 @@ struct Standalone {
     key: Option<String>,
 }
 
+/// A test that fails does not leave its server running.
+impl Drop for Standalone {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// Starts `gosight standalone` on a free port and reads its banner.
 fn start(dir: &std::path::Path) -> Standalone {
+    start_with(dir, &[])
+}
+
+/// [`start`] with more arguments, e.g. `--demo`.
+fn start_with(dir: &std::path::Path, extra: &[&str]) -> Standalone {
     // A stand-in dashboard build, to see it served on the same address.
     let dashboard = dir.join("dashboard-build");
     std::fs::create_dir_all(&dashboard).unwrap();
@@ -36,6 +49,7 @@ fn start(dir: &std::path::Path) -> Standalone {
         .env("GOSIGHT_API__DASHBOARD_DIR", &dashboard)
         .args(["standalone", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(dir)
+        .args(extra)
         .env("GOSIGHT_LOG__LEVEL", "warn")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -375,4 +389,73 @@ async fn kill_9_and_restart_keeps_every_acknowledged_event_once() {
     );
     restarted.child.kill().unwrap();
     let _ = restarted.child.wait();
+}
+
+/// `--demo`, as the README's first command runs it: a "Demo shop" project whose every page has
+/// something to show, funnels included.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_fills_every_page_of_its_project() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut gosight = start_with(dir.path(), &["--demo"]);
+    let base = gosight.base.clone();
+    let http = reqwest::Client::new();
+    let token = login(&http, &base, gosight.password.as_deref().unwrap()).await;
+    let projects = get(&http, &token, &format!("{base}/api/v1/projects")).await;
+    let demo = projects["projects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "Demo shop")
+        .expect("a Demo shop project")["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let api = |rest: &str| format!("{base}/api/v1/projects/{demo}{rest}");
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let overview = get(&http, &token, &api("/overview")).await;
+        let insights = get(&http, &token, &api("/insights")).await;
+        let errors = get(&http, &token, &api("/errors")).await;
+        let funnel = get(
+            &http,
+            &token,
+            &api("/funnel?step=page:/products*&step=page:/checkout&step=event:order_placed"),
+        )
+        .await;
+        let sessions = get(&http, &token, &api("/sessions?limit=200")).await;
+        let types: Vec<&str> = insights["insights"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|i| i["type"].as_str()).collect())
+            .unwrap_or_default();
+        let reached: Vec<u64> = funnel["steps"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|s| s["sessions"].as_u64()).collect())
+            .unwrap_or_default();
+        let replays = sessions["sessions"]
+            .as_array()
+            .map_or(0, |a| a.iter().filter(|s| s["has_replay"] == true).count());
+        let done = overview["sessions"].as_u64().unwrap_or(0) >= 60
+            && types.contains(&"rage_click")
+            && types.contains(&"dead_click")
+            && errors["errors"].as_array().is_some_and(|e| !e.is_empty())
+            && replays >= 60
+            && reached.len() == 3
+            && reached[2] > 0
+            && reached[0] >= reached[1]
+            && reached[1] >= reached[2];
+        if done {
+            break;
+        }
+        let last = serde_json::json!({
+            "sessions": overview["sessions"], "insights": types, "errors": errors["errors"].as_array().map(Vec::len),
+            "replays": replays, "funnel": reached,
+        });
+        assert!(
+            Instant::now() < deadline,
+            "the demo project is not filled after 90 s: {last}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    gosight.child.kill().unwrap();
+    gosight.child.wait().unwrap();
 }

@@ -118,6 +118,18 @@ impl Harness {
         .await
     }
 
+    /// `POST /api/v1/auth/logout` with refresh token `token`; answers the status.
+    pub async fn logout(&self, token: &str) -> u16 {
+        self.call(
+            reqwest::Method::POST,
+            "/api/v1/auth/logout",
+            "",
+            Some(json!({"refresh_token": token})),
+        )
+        .await
+        .0
+    }
+
     /// `method path` with `token`; answers the status and the JSON body (`null` if none).
     pub async fn call(
         &self,

@@ -13,10 +13,10 @@ use gosight_common::backend::{MetadataStore, ProjectScope};
 use gosight_ingest::{ClientInfo, Ingestor};
 use gosight_proto::event::Payload;
 use gosight_proto::{
-    ClickOutcomePayload, ClickPayload, Device, Event, EventBatch, EventType, JsErrorPayload,
-    MouseMovePayload, MousePosition, NetworkErrorPayload, Page, PageViewPayload, ReplayChunk,
-    ReplayEncoding, ScrollPayload, SessionMeta, StackFrame, TargetElement, Timestamp, WebVitalName,
-    WebVitalsPayload,
+    ClickOutcomePayload, ClickPayload, CustomPayload, Device, Event, EventBatch, EventType,
+    JsErrorPayload, MouseMovePayload, MousePosition, NetworkErrorPayload, Page, PageViewPayload,
+    ReplayChunk, ReplayEncoding, ScrollPayload, SessionMeta, StackFrame, TargetElement, Timestamp,
+    WebVitalName, WebVitalsPayload,
 };
 use rand::Rng;
 use rand::seq::IndexedRandom;
@@ -344,6 +344,19 @@ impl Visit {
             );
             previous = format!("{SITE}{path}");
             self.snapshot(t, path);
+            // Most who reach the checkout order (for a funnel to end on).
+            if path == "/checkout" && rng.random_bool(0.6) {
+                self.push(
+                    t + 1_200,
+                    EventType::Custom,
+                    path,
+                    Payload::Custom(CustomPayload {
+                        name: "order_placed".into(),
+                        properties: [("items".to_string(), rng.random_range(1..4).to_string())]
+                            .into(),
+                    }),
+                );
+            }
             for (name, value) in [
                 (WebVitalName::Lcp, rng.random_range(900.0..4200.0)),
                 (WebVitalName::Fcp, rng.random_range(400.0..2200.0)),
