@@ -59,7 +59,7 @@ export function Settings({ project, onChanged }: { project: Project; onChanged: 
       <ThresholdsCard project={project} manage={manage} patch={patch} />
       {manage && <Keys project={project} />}
       <Members project={project} manage={manage} />
-      {manage && <ErasureCard project={project} />}
+      {manage && <ErasureCard key={project.id} project={project} />}
       {project.role === "owner" && <DangerCard project={project} onChanged={onChanged} />}
     </>
   );

@@ -32,10 +32,28 @@ pub async fn hash_password(password: &str) -> Result<String, ApiError> {
     off_the_workers(move || hash_password_now(&password)).await?
 }
 
-/// Runs CPU-bound `work` (password hashing and checking) on the runtime's blocking pool.
+/// Password hashes computed at once: one per core. Each takes about 19 MiB and tens of
+/// milliseconds of CPU, so a flood of sign-ins waits here instead of filling memory.
+static HASHING: std::sync::LazyLock<tokio::sync::Semaphore> = std::sync::LazyLock::new(|| {
+    tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get()))
+});
+
+/// How long a sign-in waits for a free hashing slot before it is told to come back.
+const HASHING_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Runs CPU-bound `work` (password hashing and checking) on the runtime's blocking pool, at
+/// most one per core at a time; 429 when none is free within [`HASHING_WAIT`].
 pub async fn off_the_workers<T: Send + 'static>(
     work: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, ApiError> {
+    let busy = || ApiError::TooManyRequests {
+        message: "too many sign-ins at once; try again in a moment".into(),
+        retry_after: 1,
+    };
+    let _slot = tokio::time::timeout(HASHING_WAIT, HASHING.acquire())
+        .await
+        .map_err(|_| busy())?
+        .map_err(|_| busy())?;
     tokio::task::spawn_blocking(work)
         .await
         .map_err(|e| ApiError::Internal(format!("password hashing task: {e}")))

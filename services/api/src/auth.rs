@@ -17,6 +17,7 @@ use uuid::Uuid;
 
 use crate::accounts::{self, UserRole};
 use crate::error::{ApiError, ApiResult};
+use crate::login_guard;
 use crate::state::AppState;
 
 /// Keys signing and checking access tokens (HS256).
@@ -265,8 +266,13 @@ pub async fn login(
     state: web::Data<AppState>,
     body: web::Json<LoginRequest>,
 ) -> ApiResult<HttpResponse> {
-    let now = Instant::now();
-    if let Err(wait) = state.logins.check(&body.email, now) {
+    let found = state.meta.find_user_by_email(&body.email).await?;
+    // Every spelling of an account's email counts against the account.
+    let key = match &found {
+        Some(user) => login_guard::user_key(user.id),
+        None => login_guard::email_key(&body.email),
+    };
+    if let Err(wait) = state.logins.attempt(&key, Instant::now()) {
         let minutes = wait.as_secs().div_ceil(60);
         return Err(ApiError::TooManyRequests {
             message: format!(
@@ -276,21 +282,18 @@ pub async fn login(
             retry_after: wait.as_secs().max(1),
         });
     }
-    let found = state.meta.find_user_by_email(&body.email).await?;
-    let denied = || ApiError::unauthorized("wrong email or password");
     // An unknown email is checked against a dummy hash: the same work as for a real user, so
     // timing does not tell which emails exist.
     let hash = found.as_ref().map(|user| user.password_hash.clone());
-    let LoginRequest { email, password } = body.into_inner();
+    let password = body.into_inner().password;
     let matches = accounts::off_the_workers(move || {
         verify_password(&password, hash.as_deref().unwrap_or_else(|| dummy_hash()))
     })
     .await?;
     let Some(user) = found.filter(|user| matches && !user.disabled) else {
-        state.logins.failed(&email, now);
-        return Err(denied());
+        return Err(ApiError::unauthorized("wrong email or password"));
     };
-    state.logins.succeeded(&email);
+    state.logins.succeeded(&key);
     state.meta.record_login(user.id).await?;
     let response = issue(&state, UserInfo::from(&user)).await?;
     Ok(HttpResponse::Ok().json(response))

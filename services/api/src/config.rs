@@ -15,9 +15,10 @@ pub struct ApiConfig {
     pub access_token_ttl_seconds: u64,
     /// Lifetime of a refresh token in days, e.g. `30`. Each use rotates it.
     pub refresh_token_ttl_days: u64,
-    /// Seconds a rotated refresh token still rotates, e.g. `30`: two tabs, or a reload, that
-    /// refresh with the same token at once stay signed in. Later, a rotated token shown again
-    /// is taken for a stolen copy and signs its whole family out.
+    /// Seconds a rotated refresh token may rotate once more, e.g. `10`: two tabs, or a reload,
+    /// that refresh with the same token at once stay signed in. Any other use of a rotated token
+    /// is taken for a stolen copy and signs its whole family out. A copy used within this time
+    /// goes undetected, so keep it short; `0` turns it off.
     pub refresh_reuse_leeway_seconds: u64,
     /// Largest page any list endpoint returns, e.g. `200`; larger `limit`s are capped.
     pub max_page_size: u32,
@@ -40,7 +41,7 @@ impl Default for ApiConfig {
             jwt_secret: Secret::default(),
             access_token_ttl_seconds: 900,
             refresh_token_ttl_days: 30,
-            refresh_reuse_leeway_seconds: 30,
+            refresh_reuse_leeway_seconds: 10,
             max_page_size: 200,
             login_max_failures: 10,
             login_lockout_seconds: 900,

@@ -1,20 +1,23 @@
-//! Failed sign-ins counted per account: after `api.login_max_failures` wrong passwords for one
-//! email within `api.login_lockout_seconds` of the first, that email's sign-ins are refused
-//! (429, with `Retry-After`) until the window ends, before any password is checked. A successful
-//! sign-in clears the count.
+//! Sign-in attempts counted per account: after `api.login_max_failures` attempts that did not
+//! succeed within `api.login_lockout_seconds` of the first, the account's sign-ins are refused
+//! (429, with `Retry-After`) until the window ends, before any password is checked. An attempt
+//! counts when it starts, so requests sent all at once get no more guesses than requests sent
+//! one by one; a successful sign-in clears the count.
 //!
-//! Counts are kept in memory, per API process; a restart forgets them. The table is bounded:
-//! when full, ended windows are dropped, and failures for further emails go uncounted (and are
-//! logged) until there is room.
+//! The key is the account (`user:<id>`), so every spelling of its email shares one count; an
+//! email without an account counts under its lowercased self. Counts are kept in memory, per API
+//! process; a restart forgets them. The table is bounded: when full, ended windows are dropped,
+//! then the window that started first.
 
 use std::time::{Duration, Instant};
 
 use dashmap::DashMap;
+use dashmap::mapref::entry::Entry;
 
-/// Emails tracked at most.
+/// Keys tracked at most.
 pub const CAPACITY: usize = 100_000;
 
-/// Failures of one email since `since`.
+/// Attempts under one key since `since`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Failures {
     pub count: u32,
@@ -46,17 +49,18 @@ pub fn after_failure(failures: Option<Failures>, window: Duration, now: Instant)
     }
 }
 
-/// The key of an email: trimmed and lowercased, as accounts are looked up.
-fn key(email: &str) -> String {
-    email
-        .trim()
-        .chars()
-        .take(254)
-        .collect::<String>()
-        .to_lowercase()
+/// The key of an account.
+pub fn user_key(user: uuid::Uuid) -> String {
+    format!("user:{user}")
 }
 
-/// The per-account failure counts of one API process.
+/// The key of an email no account has: trimmed and lowercased.
+pub fn email_key(email: &str) -> String {
+    let email: String = email.trim().chars().take(254).collect();
+    format!("email:{}", email.to_lowercase())
+}
+
+/// The per-account attempt counts of one API process.
 #[derive(Debug)]
 pub struct LoginGuard {
     max_failures: u32,
@@ -75,52 +79,58 @@ impl LoginGuard {
         Self {
             max_failures,
             window,
-            capacity,
+            capacity: capacity.max(1),
             failures: DashMap::new(),
         }
     }
 
-    /// `Err` with the time left when `email` may not sign in at `now`.
-    pub fn check(&self, email: &str, now: Instant) -> Result<(), Duration> {
+    /// Starts a sign-in under `key` at `now`: counts it, or answers how long the key is still
+    /// locked.
+    pub fn attempt(&self, key: &str, now: Instant) -> Result<(), Duration> {
         if self.max_failures == 0 {
             return Ok(());
         }
-        match self.failures.get(&key(email)) {
-            Some(f) => locked_for(*f, self.max_failures, self.window, now).map_or(Ok(()), Err),
-            None => Ok(()),
+        if !self.failures.contains_key(key) && self.failures.len() >= self.capacity {
+            self.make_room(now);
         }
-    }
-
-    /// Counts a wrong password for `email` at `now`.
-    pub fn failed(&self, email: &str, now: Instant) {
-        if self.max_failures == 0 {
-            return;
-        }
-        let key = key(email);
-        if !self.failures.contains_key(&key) && self.failures.len() >= self.capacity {
-            let window = self.window;
-            self.failures.retain(|_, f| now < f.since + window);
-            if self.failures.len() >= self.capacity {
-                tracing::warn!(
-                    capacity = self.capacity,
-                    "failed sign-ins for too many emails at once; this one is not counted"
-                );
-                return;
+        match self.failures.entry(key.to_string()) {
+            Entry::Occupied(mut counted) => {
+                if let Some(wait) = locked_for(*counted.get(), self.max_failures, self.window, now)
+                {
+                    return Err(wait);
+                }
+                let next = after_failure(Some(*counted.get()), self.window, now);
+                *counted.get_mut() = next;
+            }
+            Entry::Vacant(new) => {
+                new.insert(after_failure(None, self.window, now));
             }
         }
+        Ok(())
+    }
+
+    /// Drops the ended windows; if none had ended, the one that started first.
+    fn make_room(&self, now: Instant) {
         let window = self.window;
-        self.failures
-            .entry(key)
-            .and_modify(|f| *f = after_failure(Some(*f), window, now))
-            .or_insert_with(|| after_failure(None, window, now));
+        self.failures.retain(|_, f| now < f.since + window);
+        if self.failures.len() >= self.capacity {
+            let oldest = self
+                .failures
+                .iter()
+                .min_by_key(|f| f.since)
+                .map(|f| f.key().clone());
+            if let Some(oldest) = oldest {
+                self.failures.remove(&oldest);
+            }
+        }
     }
 
-    /// A successful sign-in: `email` starts again from no failures.
-    pub fn succeeded(&self, email: &str) {
-        self.failures.remove(&key(email));
+    /// A successful sign-in: `key` starts again from nothing.
+    pub fn succeeded(&self, key: &str) {
+        self.failures.remove(key);
     }
 
-    /// Emails with failures counted.
+    /// Keys with attempts counted.
     pub fn tracked(&self) -> usize {
         self.failures.len()
     }
@@ -133,45 +143,40 @@ mod tests {
     const WINDOW: Duration = Duration::from_secs(900);
 
     #[test]
-    fn locks_after_the_last_allowed_failure_until_the_window_ends() {
+    fn locks_after_the_last_allowed_attempt_until_the_window_ends() {
         let guard = LoginGuard::new(3, WINDOW);
         let t0 = Instant::now();
         for i in 0..3 {
-            assert_eq!(guard.check("ann@example.com", t0), Ok(()), "attempt {i}");
-            guard.failed("ann@example.com", t0 + Duration::from_secs(i));
+            assert_eq!(
+                guard.attempt("user:ann", t0 + Duration::from_secs(i)),
+                Ok(())
+            );
         }
         let at = t0 + Duration::from_secs(100);
-        assert_eq!(
-            guard.check("ann@example.com", at),
-            Err(Duration::from_secs(800))
-        );
-        assert_eq!(guard.check("bo@example.com", at), Ok(()));
-        assert_eq!(guard.check("ann@example.com", t0 + WINDOW), Ok(()));
+        assert_eq!(guard.attempt("user:ann", at), Err(Duration::from_secs(800)));
+        assert_eq!(guard.attempt("user:bo", at), Ok(()));
+        assert_eq!(guard.attempt("user:ann", t0 + WINDOW), Ok(()));
     }
 
     #[test]
-    fn emails_are_counted_as_accounts_are_found() {
-        let guard = LoginGuard::new(2, WINDOW);
-        let now = Instant::now();
-        guard.failed("Ann@Example.com", now);
-        guard.failed(" ann@example.COM ", now);
-        assert!(guard.check("ann@example.com", now).is_err());
-        assert_eq!(guard.tracked(), 1);
+    fn emails_without_an_account_count_as_they_are_looked_up() {
+        assert_eq!(email_key(" Ann@Example.COM "), email_key("ann@example.com"));
+        assert_ne!(user_key(uuid::Uuid::nil()), email_key("user:0"));
     }
 
     #[test]
     fn a_success_clears_and_an_ended_window_starts_again() {
         let guard = LoginGuard::new(2, WINDOW);
         let now = Instant::now();
-        guard.failed("ann@example.com", now);
-        guard.succeeded("ann@example.com");
-        guard.failed("ann@example.com", now);
-        assert_eq!(guard.check("ann@example.com", now), Ok(()));
-        // One failure, then one after its window: a new window of one.
-        guard.failed("ann@example.com", now + WINDOW);
-        assert_eq!(guard.check("ann@example.com", now + WINDOW), Ok(()));
-        guard.failed("ann@example.com", now + WINDOW);
-        assert!(guard.check("ann@example.com", now + WINDOW).is_err());
+        guard.attempt("k", now).unwrap();
+        guard.succeeded("k");
+        guard.attempt("k", now).unwrap();
+        assert_eq!(guard.attempt("k", now), Ok(()));
+        assert!(guard.attempt("k", now).is_err());
+        // After the window: a new window of one.
+        assert_eq!(guard.attempt("k", now + WINDOW), Ok(()));
+        assert_eq!(guard.attempt("k", now + WINDOW), Ok(()));
+        assert!(guard.attempt("k", now + WINDOW).is_err());
     }
 
     #[test]
@@ -179,28 +184,27 @@ mod tests {
         let guard = LoginGuard::new(0, WINDOW);
         let now = Instant::now();
         for _ in 0..100 {
-            guard.failed("ann@example.com", now);
+            assert_eq!(guard.attempt("k", now), Ok(()));
         }
-        assert_eq!(guard.check("ann@example.com", now), Ok(()));
         assert_eq!(guard.tracked(), 0);
     }
 
     #[test]
-    fn the_table_is_bounded_and_drops_ended_windows_first() {
+    fn the_table_is_bounded_and_drops_ended_then_oldest_windows() {
         let guard = LoginGuard::with_capacity(1, WINDOW, 2);
         let now = Instant::now();
-        guard.failed("a@example.com", now);
-        guard.failed("b@example.com", now + Duration::from_secs(10));
-        // Full, nothing ended: not counted.
-        guard.failed("c@example.com", now + Duration::from_secs(20));
+        guard.attempt("a", now).unwrap();
+        guard.attempt("b", now + Duration::from_secs(10)).unwrap();
+        // Full, nothing ended: the oldest window (a) makes room.
+        guard.attempt("c", now + Duration::from_secs(20)).unwrap();
         assert_eq!(guard.tracked(), 2);
-        assert_eq!(guard.check("c@example.com", now), Ok(()));
-        // a's window has ended: dropped to make room.
-        let later = now + WINDOW + Duration::from_secs(1);
-        guard.failed("c@example.com", later);
-        assert_eq!(guard.tracked(), 2);
-        assert!(guard.check("c@example.com", later).is_err());
-        assert!(guard.check("b@example.com", later).is_err());
+        assert!(guard.attempt("b", now + Duration::from_secs(30)).is_err());
+        assert!(guard.attempt("c", now + Duration::from_secs(30)).is_err());
+        // Windows ended: dropped first.
+        let later = now + WINDOW + Duration::from_secs(15);
+        guard.attempt("d", later).unwrap();
+        assert_eq!(guard.tracked(), 2, "b ended and went; c and d are left");
+        assert!(guard.attempt("c", later).is_err());
     }
 
     #[test]

@@ -271,8 +271,9 @@ pub async fn erase(
 ) -> ApiResult<HttpResponse> {
     let project = path.into_inner();
     require(&state, &user, project, Need::Manage).await?;
+    // Ids are matched exactly as stored; only an all-blank one is taken for none.
     fn given(id: &Option<String>) -> Option<&str> {
-        id.as_deref().map(str::trim).filter(|id| !id.is_empty())
+        id.as_deref().filter(|id| !id.trim().is_empty())
     }
     let subject = match (given(&body.user_id), given(&body.anonymous_id)) {
         (Some(id), None) if id.len() <= MAX_ID_LEN => ErasureSubject::User(id.to_string()),

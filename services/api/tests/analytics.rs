@@ -638,6 +638,12 @@ async fn sessions_are_deleted_and_people_erased_by_admins_only() {
     let (status, body) = erase(token, serde_json::json!({"user_id": " user-1 "})).await;
     assert_eq!(
         (status, body["sessions_erased"].as_u64()),
+        (200, Some(0)),
+        "ids match exactly"
+    );
+    let (status, body) = erase(token, serde_json::json!({"user_id": "user-1"})).await;
+    assert_eq!(
+        (status, body["sessions_erased"].as_u64()),
         (200, Some(1)),
         "{body}"
     );

@@ -122,7 +122,7 @@ async fn migrate_is_idempotent_and_a_broken_file_fails_by_name() {
         }
     }
     std::fs::write(
-        sql.join("postgres").join("0002_broken.sql"),
+        sql.join("postgres").join("0999_broken.sql"),
         "ALTER TABLE users ADD COLUMN nickname text;\nSELECT * FROM missing_table;\n",
     )
     .unwrap();
@@ -134,14 +134,14 @@ async fn migrate_is_idempotent_and_a_broken_file_fails_by_name() {
     );
     assert!(!broken.status.success());
     let message = text(&broken);
-    assert!(message.contains("0002_broken.sql"), "{message}");
+    assert!(message.contains("0999_broken.sql"), "{message}");
     assert!(message.contains("missing_table"), "{message}");
 
     let pool = postgres.pool().unwrap();
     let client = pool.get().await.unwrap();
     let recorded: i64 = client
         .query_one(
-            "SELECT count(*) FROM gosight_schema_migrations WHERE version = 2",
+            "SELECT count(*) FROM gosight_schema_migrations WHERE version = 999",
             &[],
         )
         .await

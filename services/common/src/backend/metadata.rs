@@ -416,9 +416,8 @@ pub trait MetadataStore: Send + Sync + std::fmt::Debug {
     async fn find_refresh_token(&self, hash: &[u8; 32]) -> Result<Option<RefreshToken>>;
     /// Rotates the token with sha256 `presented` into `replacement` (same user and family),
     /// atomically. A token rotated less than `reuse_leeway` ago, whose family is still signed
-    /// in, rotates again into `replacement` (two tabs or a reload refreshing with the same
-    /// token at once); otherwise, of concurrent rotations of one token one succeeds and the
-    /// others see [`Rotation::Reused`].
+    /// in, rotates once more into `replacement` (two tabs or a reload refreshing with the same
+    /// token at once); any other use of a rotated token is [`Rotation::Reused`].
     async fn rotate_refresh_token(
         &self,
         presented: &[u8; 32],

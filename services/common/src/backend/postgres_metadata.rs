@@ -345,7 +345,7 @@ impl MetadataStore for PostgresMetadata {
                 "SELECT t.id, t.family_id, t.revoked_at IS NOT NULL, t.expires_at < now(),
                         u.id, u.email, u.name, u.password_hash, u.role, u.disabled,
                         u.created_at, u.updated_at, u.last_login_at,
-                        t.replaced_by IS NOT NULL
+                        t.replaced_by IS NOT NULL AND t.reissued_at IS NULL
                           AND t.revoked_at > now() - make_interval(secs => $2)
                           AND EXISTS (SELECT 1 FROM refresh_tokens f
                                       WHERE f.family_id = t.family_id AND f.revoked_at IS NULL)
@@ -389,10 +389,13 @@ impl MetadataStore for PostgresMetadata {
             .await
             .map_err(conflict("token"))?;
         let token = token_of(&new);
-        // A token rotated again within the leeway keeps its first replacement and time.
+        // A token rotated again within the leeway keeps its first replacement and time, and
+        // records that it was: it may be only once.
         tx.execute(
             "UPDATE refresh_tokens SET revoked_at = coalesce(revoked_at, now()),
-                                       replaced_by = coalesce(replaced_by, $2)
+                                       replaced_by = coalesce(replaced_by, $2),
+                                       reissued_at = CASE WHEN revoked_at IS NULL THEN NULL
+                                                          ELSE now() END
              WHERE id = $1",
             &[&old, &token.id],
         )

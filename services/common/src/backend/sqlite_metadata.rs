@@ -285,7 +285,8 @@ impl MetadataStore for SqliteMetadata {
                     "SELECT t.id, t.family_id, t.revoked_at IS NOT NULL, t.expires_at < ?2,
                             u.id, u.email, u.name, u.password_hash, u.role, u.disabled,
                             u.created_at, u.updated_at, u.last_login_at,
-                            t.replaced_by IS NOT NULL AND t.revoked_at > ?2 - ?3
+                            t.replaced_by IS NOT NULL AND t.reissued_at IS NULL
+                              AND t.revoked_at > ?2 - ?3
                               AND EXISTS (SELECT 1 FROM refresh_tokens f
                                           WHERE f.family_id = t.family_id
                                             AND f.revoked_at IS NULL)
@@ -316,10 +317,13 @@ impl MetadataStore for SqliteMetadata {
                 return Ok(Rotation::Expired);
             }
             let token = insert_token(&tx, user.id, family, &replacement)?;
-            // A token rotated again within the leeway keeps its first replacement and time.
+            // A token rotated again within the leeway keeps its first replacement and time, and
+            // records that it was: it may be only once.
             tx.execute(
                 "UPDATE refresh_tokens SET revoked_at = coalesce(revoked_at, ?2),
-                                           replaced_by = coalesce(replaced_by, ?3)
+                                           replaced_by = coalesce(replaced_by, ?3),
+                                           reissued_at = CASE WHEN revoked_at IS NULL THEN NULL
+                                                              ELSE ?2 END
                  WHERE id = ?1",
                 params![Id(old), Micros(now), Id(token.id)],
             )?;
