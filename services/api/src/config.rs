@@ -22,8 +22,9 @@ pub struct ApiConfig {
     pub refresh_reuse_leeway_seconds: u64,
     /// Largest page any list endpoint returns, e.g. `200`; larger `limit`s are capped.
     pub max_page_size: u32,
-    /// Wrong passwords for one email, within `login_lockout_seconds` of the first, after which
-    /// that email's sign-ins are refused (429) until the window ends, e.g. `10`. `0`: never.
+    /// Sign-in attempts per account that do not succeed, within `login_lockout_seconds` of the
+    /// first, after which its sign-ins are refused (429) until the window ends, e.g. `10`.
+    /// `0`: never.
     pub login_max_failures: u32,
     /// The window of `login_max_failures`, in seconds, e.g. `900`.
     pub login_lockout_seconds: u64,
