@@ -234,10 +234,24 @@ export default function SessionPage({ project, sessionId }: { project: Project; 
                 </>
               )}
               <dt>User</dt>
-              <dd>{s.user_id || <span className="muted">anonymous</span>}</dd>
+              <dd>
+                {s.user_id ? (
+                  <>
+                    {s.user_id} · <Link to={`/p/${project.id}/sessions?${new URLSearchParams({ user_id: s.user_id, range: "90d" })}`}>all their sessions</Link>
+                  </>
+                ) : (
+                  <span className="muted">anonymous</span>
+                )}
+              </dd>
               <dt>Anonymous id</dt>
               <dd className="mono small" title="The browser's id, e.g. to erase its data from Settings">
-                {s.anonymous_id || "—"}
+                {s.anonymous_id ? (
+                  <>
+                    {s.anonymous_id} · <Link to={`/p/${project.id}/sessions?${new URLSearchParams({ anonymous_id: s.anonymous_id, range: "90d" })}`}>this browser's sessions</Link>
+                  </>
+                ) : (
+                  "—"
+                )}
               </dd>
               <dt>Clicks · errors · scroll</dt>
               <dd>

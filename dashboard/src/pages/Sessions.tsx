@@ -6,7 +6,7 @@ import { countryName, flag, fmtDateTime, fmtDuration, fmtNumber } from "../forma
 import { useApi, useKeys, useRange } from "../hooks";
 import { Link, navigate, setQuery, useLocation } from "../router";
 
-const FILTERS = ["url", "path", "user_id", "country", "device", "browser", "has_error", "has_rage_click", "has_dead_click", "min_duration_ms", "min_events"] as const;
+const FILTERS = ["url", "path", "user_id", "anonymous_id", "country", "device", "browser", "has_error", "has_rage_click", "has_dead_click", "min_duration_ms", "min_events"] as const;
 
 export function SessionBadges({ s }: { s: Pick<SessionSummary, "has_error" | "has_rage_click" | "has_dead_click" | "is_active" | "error_count"> }) {
   return (
@@ -224,6 +224,14 @@ function Filters({ filters, apply, searchRef }: { filters: Record<string, string
         <span className="chip">
           visited {filters.path}
           <button type="button" aria-label="Remove path filter" onClick={() => apply({ path: null })}>
+            ×
+          </button>
+        </span>
+      )}
+      {filters.anonymous_id && (
+        <span className="chip">
+          browser <span className="mono">{filters.anonymous_id.slice(0, 12)}</span>
+          <button type="button" aria-label="Remove browser id filter" onClick={() => apply({ anonymous_id: null })}>
             ×
           </button>
         </span>

@@ -73,6 +73,17 @@ describe("overview page", () => {
 });
 
 describe("sessions page", () => {
+  it("shows one browser's sessions from the URL, with a chip that removes the filter", async () => {
+    history.pushState(null, "", "/p/p1/sessions?anonymous_id=anon-123456789");
+    const stub = await signedIn({ "/api/v1/projects/p1/sessions": { sessions: [session("s1")], next_cursor: null } });
+    render(<Sessions project={project} />);
+    await waitFor(() => expect(document.querySelectorAll("tr[data-session]").length).toBe(1));
+    expect(stub.to("/api/v1/projects/p1/sessions")[0]!.searchParams.get("anonymous_id")).toBe("anon-123456789");
+    await act(async () => fireEvent.click(screen.getByRole("button", { name: "Remove browser id filter" })));
+    expect(location.search).not.toContain("anonymous_id");
+    await waitFor(() => expect(stub.to("/api/v1/projects/p1/sessions").at(-1)!.searchParams.get("anonymous_id")).toBeNull());
+  });
+
   it("filters become the list's query string, and the URL's", async () => {
     const stub = await signedIn({
       "/api/v1/projects/p1/sessions": (url: URL) => Response.json({ sessions: url.searchParams.get("has_error") ? [session("s-err", { has_error: true, error_count: 3 })] : [session("s1"), session("s-err", { has_error: true })], next_cursor: null }),

@@ -146,6 +146,7 @@ pub const ROUTES: &[Route] = &[
             "from:date-time",
             "to:date-time",
             "user_id:string",
+            "anonymous_id:string",
             "path:string",
             "url:string",
             "country:string",

@@ -20,6 +20,8 @@ pub struct ListParams {
     pub from: Option<String>,
     pub to: Option<String>,
     pub user_id: Option<String>,
+    /// One browser's sessions.
+    pub anonymous_id: Option<String>,
     /// Sessions that visited this path.
     pub path: Option<String>,
     /// Sessions whose URL (entry or any page) contains this text.
@@ -99,6 +101,7 @@ pub async fn list(
     };
     let cursor = p.cursor.as_deref().map(parse_cursor).transpose()?;
     let user_id = text_filter("user_id", &p.user_id)?;
+    let anonymous_id = text_filter("anonymous_id", &p.anonymous_id)?;
     let page_path = text_filter("path", &p.path)?;
     let url = text_filter("url", &p.url)?;
     let country = text_filter("country", &p.country)?;
@@ -108,6 +111,7 @@ pub async fn list(
     let filter = SessionFilter {
         range,
         user_id,
+        anonymous_id,
         path: page_path,
         url,
         country,

@@ -143,6 +143,7 @@ fn filter(base: i64) -> SessionFilter {
     SessionFilter {
         range: range(base, base + 24 * HOUR),
         user_id: None,
+        anonymous_id: None,
         path: None,
         url: None,
         country: None,
@@ -286,6 +287,9 @@ async fn sessions_list_filters_sorts_and_pages(store: &dyn AnalyticsStore) {
     let mut g = f.clone();
     g.user_id = Some("alice".into());
     assert_eq!(by(g).await, [id(3), id(0)]);
+    let mut g = f.clone();
+    g.anonymous_id = Some(format!("anon-{}", id(1)));
+    assert_eq!(by(g).await, [id(1)], "one browser");
     let mut g = f.clone();
     g.country = Some("DE".into());
     g.device = Some("tablet".into());

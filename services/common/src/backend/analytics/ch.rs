@@ -434,6 +434,7 @@ impl AnalyticsStore for ClickHouseStore {
             }
         };
         add(&mut sql, " AND user_id = ?", &filter.user_id);
+        add(&mut sql, " AND anonymous_id = ?", &filter.anonymous_id);
         add(&mut sql, " AND country_code = ?", &filter.country);
         add(&mut sql, " AND device_type = ?", &filter.device);
         add(&mut sql, " AND browser = ?", &filter.browser);

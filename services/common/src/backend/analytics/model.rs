@@ -156,6 +156,8 @@ pub enum SessionSort {
 pub struct SessionFilter {
     pub range: TimeRange,
     pub user_id: Option<String>,
+    /// One browser's sessions.
+    pub anonymous_id: Option<String>,
     /// Sessions that visited this path.
     pub path: Option<String>,
     /// Sessions whose entry URL or any page URL contains this text (ASCII case-insensitive).

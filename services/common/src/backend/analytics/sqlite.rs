@@ -197,6 +197,7 @@ fn sessions(
     let mut values = vec![text(project), int(range.from_ms), int(range.to_ms)];
     for (column, value) in [
         ("user_id", &filter.user_id),
+        ("anonymous_id", &filter.anonymous_id),
         ("country_code", &filter.country),
         ("device_type", &filter.device),
         ("browser", &filter.browser),
