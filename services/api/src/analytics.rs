@@ -323,21 +323,28 @@ pub async fn funnel(
             },
         )
         .await?;
+    /// A step as the query named it (`type`, `value`) and what it counted.
+    #[derive(serde::Serialize)]
+    struct StepOut<'a> {
+        #[serde(flatten)]
+        step: &'a FunnelStep,
+        sessions: u64,
+        conversion: f64,
+        from_previous: f64,
+    }
     let first = data.sessions.first().copied().unwrap_or(0);
-    let out: Vec<serde_json::Value> = steps
+    let out: Vec<StepOut> = steps
         .iter()
         .zip(&data.sessions)
         .enumerate()
         .map(|(i, (step, &sessions))| {
             let before = if i == 0 { first } else { data.sessions[i - 1] };
-            let (kind, value) = match step {
-                FunnelStep::Page(p) => ("page", p),
-                FunnelStep::Event(n) => ("event", n),
-            };
-            serde_json::json!({
-                "type": kind, "value": value, "sessions": sessions,
-                "conversion": rate(sessions, first), "from_previous": rate(sessions, before),
-            })
+            StepOut {
+                step,
+                sessions,
+                conversion: rate(sessions, first),
+                from_previous: rate(sessions, before),
+            }
         })
         .collect();
     Ok(HttpResponse::Ok().json(serde_json::json!({

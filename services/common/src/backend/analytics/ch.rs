@@ -781,11 +781,7 @@ impl AnalyticsStore for ClickHouseStore {
             #[serde(with = "clickhouse::serde::uuid")]
             session_id: Uuid,
         }
-        let column = match subject {
-            ErasureSubject::Session(_) => "session_id",
-            ErasureSubject::User(_) => "user_id",
-            ErasureSubject::Anonymous(_) => "anonymous_id",
-        };
+        let column = subject.column();
         let mut find = self.client.query(&format!(
             "SELECT DISTINCT session_id FROM (
                  SELECT session_id FROM sessions WHERE project_id = ? AND {column} = ?
@@ -824,6 +820,9 @@ impl AnalyticsStore for ClickHouseStore {
         Ok(sessions.len() as u64)
     }
 }
+
+/// Session ids erased per statement.
+const ERASE_BATCH: usize = 1_000;
 
 /// Every table holding rows of a session (`sql/clickhouse`), the session rows last: while an
 /// erasure is under way its sessions stay listed, so it can be asked again.

@@ -534,8 +534,16 @@ pub enum ErasureSubject {
     Anonymous(String),
 }
 
-/// Session ids erased per statement.
-pub const ERASE_BATCH: usize = 1_000;
+impl ErasureSubject {
+    /// The column of `sessions` and `events` the subject is found by.
+    pub fn column(&self) -> &'static str {
+        match self {
+            ErasureSubject::Session(_) => "session_id",
+            ErasureSubject::User(_) => "user_id",
+            ErasureSubject::Anonymous(_) => "anonymous_id",
+        }
+    }
+}
 
 /// One step of a funnel.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -831,10 +831,10 @@ impl AnalyticsStore for SqliteAnalytics {
     }
 
     async fn erase(&self, project: Uuid, subject: &ErasureSubject) -> Result<u64> {
-        let (column, value) = match subject {
-            ErasureSubject::Session(id) => ("session_id", id.to_string()),
-            ErasureSubject::User(id) => ("user_id", id.clone()),
-            ErasureSubject::Anonymous(id) => ("anonymous_id", id.clone()),
+        let column = subject.column();
+        let value = match subject {
+            ErasureSubject::Session(id) => id.to_string(),
+            ErasureSubject::User(id) | ErasureSubject::Anonymous(id) => id.clone(),
         };
         let project = project.to_string();
         self.db
